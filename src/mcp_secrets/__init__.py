@@ -1,0 +1,73 @@
+"""mcp-secrets: credentials for MCP servers, kept in the OS keychain and asked for out of band.
+
+Everything is imported lazily, so an MCP server that imports us starts no slower for it::
+
+    from mcp_secrets import secrets_manager
+    from mcp_secrets.fetcher import fetch_secrets
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "secrets_manager": "mcp_secrets.manager",
+    "MCPSecretsManager": "mcp_secrets.manager",
+    "MCPSecretsStorage": "mcp_secrets.storage",
+    "EphemeralStorage": "mcp_secrets.stores",
+    "KeyringStorage": "mcp_secrets.stores",
+    "EncryptedFileStorage": "mcp_secrets.stores",
+    "EnvVarStorage": "mcp_secrets.stores",
+    "OnePasswordStorage": "mcp_secrets.stores",
+    "AsyncUIHandler": "mcp_secrets.ui_handler",
+    "fetch_secrets": "mcp_secrets.fetcher",
+    "requires_secret": "mcp_secrets.integrations.fastmcp",
+    "SecretsError": "mcp_secrets.errors",
+    "InvalidSecretName": "mcp_secrets.errors",
+    "NoKeychainError": "mcp_secrets.errors",
+    "KeychainLockedError": "mcp_secrets.errors",
+    "BackendError": "mcp_secrets.errors",
+    "ValueTooLargeError": "mcp_secrets.errors",
+    "ReadOnlyStoreError": "mcp_secrets.errors",
+    "PermissionDeniedError": "mcp_secrets.errors",
+    "DialogError": "mcp_secrets.errors",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from mcp_secrets.errors import (
+        BackendError,
+        DialogError,
+        InvalidSecretName,
+        KeychainLockedError,
+        NoKeychainError,
+        PermissionDeniedError,
+        ReadOnlyStoreError,
+        SecretsError,
+        ValueTooLargeError,
+    )
+    from mcp_secrets.fetcher import fetch_secrets
+    from mcp_secrets.integrations.fastmcp import requires_secret
+    from mcp_secrets.manager import MCPSecretsManager, secrets_manager
+    from mcp_secrets.storage import MCPSecretsStorage
+    from mcp_secrets.stores import (
+        EncryptedFileStorage,
+        EnvVarStorage,
+        EphemeralStorage,
+        KeyringStorage,
+        OnePasswordStorage,
+    )
+    from mcp_secrets.ui_handler import AsyncUIHandler
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mcp_secrets' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

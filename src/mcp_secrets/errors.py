@@ -1,0 +1,55 @@
+"""The error hierarchy. Every message is written for a person and never holds a secret value.
+
+Catch `SecretsError` for "anything mcp-secrets refused or could not do"; the subclasses say
+what went wrong specifically enough to act on it.
+"""
+
+from __future__ import annotations
+
+
+class SecretsError(Exception):
+    """Base class of every error mcp-secrets raises on purpose."""
+
+
+class InvalidSecretName(SecretsError, ValueError):
+    """A secret or server name is empty, too long, or contains forbidden characters."""
+
+
+class NoKeychainError(SecretsError):
+    """No usable secret store on this machine; the message spells out the fix."""
+
+
+class KeychainLockedError(SecretsError):
+    """The keychain exists but is locked, and unlocking was refused or impossible."""
+
+
+class BackendError(SecretsError):
+    """The store failed while we talked to it (daemon died, file unreadable, CLI failed)."""
+
+
+class ValueTooLargeError(SecretsError, ValueError):
+    """A value exceeds what the store can hold even after chunking."""
+
+
+class ReadOnlyStoreError(SecretsError):
+    """A write was attempted on a store opened read-only (e.g. EnvVarStorage without auto_save)."""
+
+
+class PermissionDeniedError(SecretsError):
+    """The human denied (or could not be asked for) permission to use a secret."""
+
+
+class DialogError(SecretsError):
+    """The credential dialog failed: bad template, bad output, crash, or no display."""
+
+
+class NoDisplayError(DialogError):
+    """There is no display to show the credential dialog on."""
+
+
+class DialogCancelled(DialogError):
+    """The human closed or cancelled the credential dialog."""
+
+
+class DialogTimeout(DialogError):
+    """The human did not answer the credential dialog in time; the dialog was closed."""

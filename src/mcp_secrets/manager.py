@@ -1,0 +1,125 @@
+"""MCPSecretsManager: the seed API an MCP server author calls, and the module-level singleton.
+
+The manager is glue: it owns one `MCPSecretsStorage` for the server it was initialised for,
+applies SECRETS_STORAGE_CLEAR, and adds the per-use permission check. Storage does the work.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from mcp_secrets.errors import SecretsError
+
+if TYPE_CHECKING:
+    from mcp_secrets.backends.base import Backend
+    from mcp_secrets.storage import MCPSecretsStorage
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def env_flag(name: str) -> bool:
+    """True when the environment variable is set to 1/true/yes/on (any case)."""
+    return os.environ.get(name, "").strip().lower() in _TRUE
+
+
+class MCPSecretsManager:
+    """Server-scoped secrets: `initialize("my-server")` once, then store/retrieve by name."""
+
+    def __init__(self, server_name: str | None = None, *, backend: Backend | None = None) -> None:
+        self._storage: MCPSecretsStorage | None = None
+        if server_name is not None:
+            self.initialize(server_name, backend=backend)
+
+    def initialize(self, server: Any, *, backend: Backend | None = None) -> None:
+        """Scope this manager to one server.
+
+        `server` is the server's name, or a FastMCP server object: passing the object also
+        installs the middleware that makes `fetch_secrets` and permission prompts work on
+        2026-07-28 (stateless) connections — the one line of setup the modern era needs.
+        """
+        from mcp_secrets.storage import MCPSecretsStorage
+
+        name = server if isinstance(server, str) else getattr(server, "name", None)
+        if not isinstance(name, str):
+            raise TypeError("initialize() takes a server name or a FastMCP server object")
+        self._storage = MCPSecretsStorage(name, backend=backend)
+        if env_flag("SECRETS_STORAGE_CLEAR"):
+            self._storage.clear_secrets()
+        if not isinstance(server, str):
+            from mcp_secrets.integrations.fastmcp import install
+
+            install(server)
+
+    @property
+    def storage(self) -> MCPSecretsStorage:
+        if self._storage is None:
+            raise SecretsError(
+                "secrets_manager is not initialized: call secrets_manager.initialize(mcp) "
+                "(or initialize('server-name')) before using it"
+            )
+        return self._storage
+
+    @property
+    def server_name(self) -> str:
+        return self.storage.server_name
+
+    def store_secret(self, name: str, value: str) -> None:
+        self.storage.store_secret(name, value)
+
+    def retrieve_secret(self, name: str) -> str | None:
+        return self.storage.retrieve_secret(name)
+
+    def delete_secret(self, name: str) -> bool:
+        return self.storage.delete_secret(name)
+
+    def secret_exists(self, name: str) -> bool:
+        return self.storage.secret_exists(name)
+
+    def ensure_secrets(self, names: Iterable[str]) -> bool:
+        """True when every named secret is stored (nothing is fetched or prompted)."""
+        return all(self.storage.secret_exists(n) for n in names)
+
+    def list_secrets(self) -> list[str]:
+        return self.storage.list_secrets()
+
+    def clear_secrets(self) -> int:
+        return self.storage.clear_secrets()
+
+    async def retrieve_secret_with_permission(
+        self, name: str, ctx: Any, reason: str | None = None
+    ) -> str:
+        """The secret's value, after the human allowed this use (Allow / Allow for session).
+
+        Raises PermissionDeniedError on Deny, decline, cancel or a client that cannot ask,
+        unless MCP_BYPASS_SECRET_USE_CONFIRM=true.
+        """
+        from mcp_secrets.permissions import request_permission
+
+        storage = self.storage
+        if not storage.secret_exists(name):
+            raise SecretsError(
+                f"secret {name!r} is not stored for server {storage.server_name!r}: collect it "
+                f"with fetch_secrets() or run: mcp-secrets set {_shell_quote(storage.server_name)} "
+                f"{_shell_quote(name)}"
+            )
+        await request_permission(ctx, storage.server_name, name, reason)
+        value = storage.retrieve_secret(name)
+        if value is None:  # deleted by another process while the human was deciding
+            raise SecretsError(f"secret {name!r} was deleted while permission was being asked")
+        return value
+
+    def __repr__(self) -> str:
+        scope = self._storage.server_name if self._storage else "uninitialized"
+        return f"<MCPSecretsManager {scope}>"
+
+
+def _shell_quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
+
+
+#: The module-level manager of seed 001: `secrets_manager.initialize(mcp.name)`.
+secrets_manager = MCPSecretsManager()

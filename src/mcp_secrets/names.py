@@ -1,0 +1,44 @@
+"""Validation of server and secret names: one rule set, enforced before anything is stored."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from mcp_secrets.errors import InvalidSecretName
+
+MAX_NAME_LENGTH = 128
+#: Names starting with this are ours (the index, chunk entries); users cannot create them.
+RESERVED_PREFIX = "__"
+
+
+def validate_name(name: object, *, kind: str = "secret name") -> str:
+    """Return `name` unchanged if it is a usable name, else raise InvalidSecretName.
+
+    Allowed: 1-128 printable characters with no path separators and no leading or trailing
+    whitespace (spaces inside are fine: FastMCP servers are often called "My Server").
+    """
+    if not isinstance(name, str):
+        raise InvalidSecretName(f"{kind} must be a string, not {type(name).__name__}")
+    if not name:
+        raise InvalidSecretName(f"{kind} must not be empty")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidSecretName(
+            f"{kind} is {len(name)} characters long; the limit is {MAX_NAME_LENGTH}"
+        )
+    if name != name.strip():
+        raise InvalidSecretName(f"{kind} {name.strip()!r} must not start or end with whitespace")
+    for ch in name:
+        if ch in "/\\":
+            raise InvalidSecretName(f"{kind} {name!r} must not contain {ch!r} (a path separator)")
+        if unicodedata.category(ch).startswith("C"):
+            raise InvalidSecretName(
+                f"{kind} must not contain control or unprintable characters (found U+{ord(ch):04X})"
+            )
+    if kind == "secret name" and name.startswith(RESERVED_PREFIX):
+        raise InvalidSecretName(f"{kind} {name!r} is reserved: names starting with '__' are internal")
+    return name
+
+
+def service_name(server_name: str) -> str:
+    """The keychain service every secret of `server_name` lives under."""
+    return f"com.mcp.{validate_name(server_name, kind='server name')}"
