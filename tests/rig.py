@@ -7,6 +7,7 @@ daemons. A missing program is a loud failure with the install line, never a sile
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -43,10 +44,8 @@ class Component:
                     p.kill()
                     p.wait()
         for pid in self.pids:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
 
 
 def require(program: str) -> str:
@@ -110,8 +109,7 @@ def _wait_for_secret_service(env: dict[str, str], comp: Component) -> None:
                            text=True, timeout=20)
         if r.returncode == 0:
             return
-        last = r.stderr.strip().splitlines()[-1:] or [""]
-        last = last[0]
+        last = (r.stderr.strip().splitlines() or [""])[-1]
         time.sleep(0.2)
     comp.stop()
     raise MissingComponent(f"gnome-keyring did not come up on the private bus: {last}")

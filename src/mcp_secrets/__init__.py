@@ -36,7 +36,28 @@ _EXPORTS = {
     "DialogError": "mcp_secrets.errors",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [  # literal, so type checkers see the lazy re-exports
+    "AsyncUIHandler",
+    "BackendError",
+    "DialogError",
+    "EncryptedFileStorage",
+    "EnvVarStorage",
+    "EphemeralStorage",
+    "InvalidSecretName",
+    "KeychainLockedError",
+    "KeyringStorage",
+    "MCPSecretsManager",
+    "MCPSecretsStorage",
+    "NoKeychainError",
+    "OnePasswordStorage",
+    "PermissionDeniedError",
+    "ReadOnlyStoreError",
+    "SecretsError",
+    "ValueTooLargeError",
+    "fetch_secrets",
+    "requires_secret",
+    "secrets_manager",
+]
 
 if TYPE_CHECKING:
     from mcp_secrets.errors import (

@@ -1,0 +1,486 @@
+"""The dialog protocol (DESIGN §2): template in on stdin, values out on stdout, exit code.
+
+Stdlib only, so the dialog starts fast and callers can build templates without Tk.
+
+Template::
+
+    {"title": str, "description": str,
+     "fields": [{"name", "label", "field_type", "required", "default", "placeholder",
+                 "help_text"}]}
+
+Rules chosen where the seeds are silent (the seeds' Rust dialogs accept the same input):
+
+- ``title`` and ``fields`` and each field's ``name`` and ``field_type`` are required; ``label``
+  defaults to the name, ``required`` to ``false``, the other strings to empty/``null``.
+- Unknown keys are *rejected*: a typo such as ``"requried"`` must not silently make a
+  secret optional.
+- Result: one JSON object holding every field the human filled in. An optional field left
+  empty is *omitted* (so "key present" means "the human gave a value"); a placeholder is
+  never a value. ``text``/``url``/``email`` values are stripped of surrounding whitespace;
+  a ``password`` only loses a pasted trailing newline.
+- Exit codes: 0 collected, 1 cancelled or closed, 2 error (one ``error: ...`` line on stderr).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+import urllib.parse
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, BinaryIO, Literal, cast
+
+from mcp_secrets.errors import DialogError, InvalidSecretName
+from mcp_secrets.names import validate_name
+
+EXIT_OK = 0
+EXIT_CANCELLED = 1
+EXIT_ERROR = 2
+
+FieldType = Literal["text", "password", "url", "email"]
+FIELD_TYPES: tuple[FieldType, ...] = ("text", "password", "url", "email")
+
+#: Hostile-input limits: a real template is a few hundred bytes with one to five fields.
+MAX_TEMPLATE_BYTES = 64 * 1024
+MAX_FIELDS = 50
+MAX_DEPTH = 8  # a real template nests 3 deep: object -> fields list -> field object
+MAX_TITLE = 200
+MAX_DESCRIPTION = 4000
+MAX_LABEL = 200
+MAX_HELP = 1000
+MAX_PLACEHOLDER = 200
+MAX_DEFAULT = 8192
+MAX_VALUE = 64 * 1024
+
+_TOP_KEYS = frozenset({"title", "description", "fields"})
+_FIELD_KEYS = frozenset(
+    {"name", "label", "field_type", "required", "default", "placeholder", "help_text"}
+)
+# Bidirectional overrides can make a label read differently from what it says (spoofing).
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
+_LABEL_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?")
+VERIFICATION_CODE_RE = re.compile(r"\b[A-Z0-9]{4}-[A-Z0-9]{4}\b")
+
+
+class TemplateError(DialogError, ValueError):
+    """The template is malformed; the message is one line, names no value, and says what to fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One input row. ``Field("api_key", "API Key", "password", required=True)``.
+
+    An empty label becomes the name, so a parsed template equals the one that was built.
+    """
+
+    name: str
+    label: str = ""
+    field_type: FieldType = "text"
+    required: bool = False
+    default: str | None = None
+    placeholder: str | None = None
+    help_text: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_field(self)
+
+    def __repr__(self) -> str:
+        # The default may be a pre-filled credential: never show it.
+        shown = "None" if self.default is None else "'***'"
+        return (
+            f"Field(name={self.name!r}, label={self.label!r}, field_type={self.field_type!r}, "
+            f"required={self.required!r}, default={shown})"
+        )
+
+    @property
+    def display_label(self) -> str:
+        return self.label or self.name
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "label": self.display_label,
+            "field_type": self.field_type,
+            "required": self.required,
+            "default": self.default,
+            "placeholder": self.placeholder,
+            "help_text": self.help_text,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """What the dialog shows. Build one server-side and send ``to_json()`` on stdin."""
+
+    title: str
+    fields: tuple[Field, ...]
+    description: str = ""
+
+    def __init__(self, title: str, fields: Iterable[Field], description: str = "") -> None:
+        object.__setattr__(self, "title", title)
+        object.__setattr__(self, "fields", tuple(fields))
+        object.__setattr__(self, "description", description)
+        _check_template(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "description": self.description,
+            "fields": [f.to_dict() for f in self.fields],
+        }
+
+    def to_json(self) -> str:
+        """The exact stdin payload for any dialog speaking this protocol."""
+        return json.dumps(self.to_dict(), ensure_ascii=True)
+
+    @property
+    def verification_code(self) -> str | None:
+        """The first ``XXXX-XXXX`` code in the description, shown large by the Tk dialog."""
+        match = VERIFICATION_CODE_RE.search(self.description)
+        return match.group(0) if match else None
+
+
+# ---------------------------------------------------------------- validation helpers
+
+
+def _short(text: str, limit: int = 40) -> str:
+    """A safe, one-line rendering of a *non-secret* piece of input for an error message."""
+    return repr(text[:limit] + ("..." if len(text) > limit else ""))
+
+
+def _check_text(what: str, value: object, limit: int, *, multiline: bool = False) -> str:
+    if not isinstance(value, str):
+        raise TemplateError(f"{what} must be a string, not {_type_name(value)}")
+    if len(value) > limit:
+        raise TemplateError(f"{what} is {len(value)} characters long; the limit is {limit}")
+    for ch in value:
+        if multiline and ch in "\n\t":
+            continue
+        if ch in _BIDI or unicodedata.category(ch) in ("Cc", "Cs"):
+            raise TemplateError(f"{what} contains a control character (U+{ord(ch):04X})")
+    return value
+
+
+def _type_name(value: object) -> str:
+    return {type(None): "null", bool: "boolean", int: "number", float: "number",
+            str: "string", list: "array", dict: "object"}.get(type(value), type(value).__name__)
+
+
+def _check_field(f: Field) -> None:
+    try:
+        validate_name(f.name)  # each field becomes a stored secret of that name
+    except InvalidSecretName as exc:
+        raise TemplateError(f"field name: {exc}") from None
+    if not f.label:
+        object.__setattr__(f, "label", f.name)
+    where = f"field {f.name!r}"
+    _check_text(f"{where}: label", f.label, MAX_LABEL)
+    if f.field_type not in FIELD_TYPES:
+        shown = _short(f.field_type) if isinstance(f.field_type, str) else _type_name(f.field_type)
+        raise TemplateError(
+            f"{where}: unknown field_type {shown}; use one of {', '.join(FIELD_TYPES)}"
+        )
+    if not isinstance(f.required, bool):
+        raise TemplateError(
+            f"{where}: required must be true or false, not {_type_name(f.required)}"
+        )
+    for key, limit in (("placeholder", MAX_PLACEHOLDER), ("help_text", MAX_HELP)):
+        value = getattr(f, key)
+        if value is not None:
+            _check_text(f"{where}: {key}", value, limit, multiline=key == "help_text")
+    if f.default is not None:
+        if not isinstance(f.default, str):
+            raise TemplateError(f"{where}: default must be a string, not {_type_name(f.default)}")
+        if len(f.default) > MAX_DEFAULT:
+            raise TemplateError(f"{where}: default is too long; the limit is {MAX_DEFAULT}")
+        if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in f.default):
+            raise TemplateError(f"{where}: default contains a control character")
+        problem = field_problem(f, f.default)
+        if f.default and problem:
+            raise TemplateError(f"{where}: default is not valid: {problem}")
+
+
+def _check_template(t: Template) -> None:
+    _check_text("title", t.title, MAX_TITLE)
+    if not t.title.strip():
+        raise TemplateError("title must not be empty")
+    _check_text("description", t.description, MAX_DESCRIPTION, multiline=True)
+    if not t.fields:
+        raise TemplateError("fields must list at least one field")
+    if len(t.fields) > MAX_FIELDS:
+        raise TemplateError(f"template has {len(t.fields)} fields; the limit is {MAX_FIELDS}")
+    seen: set[str] = set()
+    for f in t.fields:
+        if not isinstance(f, Field):
+            raise TemplateError(f"fields must hold Field objects, not {_type_name(f)}")
+        if f.name in seen:
+            raise TemplateError(f"duplicate field name {f.name!r}")
+        seen.add(f.name)
+
+
+# ---------------------------------------------------------------- value validators
+
+
+def validate_url(value: str) -> str | None:
+    """None if `value` is an http(s) URL with a host; else a short reason for the human."""
+    if not value:
+        return "enter a URL"
+    if any(ch.isspace() for ch in value) or any(unicodedata.category(c) == "Cc" for c in value):
+        return "a URL cannot contain spaces"
+    try:
+        parts = urllib.parse.urlsplit(value)
+        port = parts.port  # raises ValueError for a non-numeric or out-of-range port
+    except ValueError:
+        return "this is not a valid URL"
+    if parts.scheme.lower() not in ("http", "https"):
+        return "the URL must start with https:// or http://"
+    host = parts.hostname or ""
+    if not host:
+        return "the URL needs a host name, e.g. https://api.example.com"
+    if "\\" in value or not _host_ok(host) or port == 0:
+        return "the URL's host name is not valid"
+    return None
+
+
+def _host_ok(host: str) -> bool:
+    """A DNS name (IDNA allowed), an IPv4 address, or a bracketed IPv6 address."""
+    if ":" in host:
+        import ipaddress
+
+        try:
+            ipaddress.IPv6Address(host.split("%")[0])
+        except ValueError:
+            return False
+        return True
+    try:
+        labels = host.rstrip(".").encode("idna").decode("ascii").split(".")
+    except UnicodeError:
+        return False
+    return all(_LABEL_RE.fullmatch(label) for label in labels)
+
+
+_LOCAL_RE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-]+)*")
+
+
+def validate_email(value: str) -> str | None:
+    """None if `value` is a practical address (RFC 5322 dot-atom subset); else a reason."""
+    if not value:
+        return "enter an e-mail address"
+    if any(ch.isspace() for ch in value):
+        return "an e-mail address cannot contain spaces"
+    if value.count("@") != 1:
+        return "an e-mail address has exactly one @, e.g. name@example.com"
+    local, domain = value.split("@")
+    if not local:
+        return "the part before the @ is empty"
+    if len(local) > 64 or len(value) > 254:
+        return "this e-mail address is too long"
+    if not _LOCAL_RE.fullmatch(local):
+        return "the part before the @ contains characters that are not allowed"
+    labels = domain.split(".")
+    if len(labels) < 2 or not all(labels):
+        return "the domain after the @ needs a dot, e.g. example.com"
+    try:
+        ascii_labels = domain.encode("idna").decode("ascii").split(".")
+    except UnicodeError:
+        return "the domain after the @ is not valid"
+    if not all(_LABEL_RE.fullmatch(label) for label in ascii_labels):
+        return "the domain after the @ is not valid"
+    return None
+
+
+def clean_value(f: Field, raw: str) -> str:
+    """The value as it will be returned: trimmed for text-like fields, pasted newline dropped."""
+    if f.field_type == "password":
+        return raw.rstrip("\r\n")
+    return raw.strip()
+
+
+def field_problem(f: Field, raw: str) -> str | None:
+    """None if `raw` is acceptable for `f`, else a reason to show inline (never echoes `raw`)."""
+    value = clean_value(f, raw)
+    if not value.strip():
+        return "this field is required" if f.required else None
+    if len(value) > MAX_VALUE:
+        return f"too long (the limit is {MAX_VALUE} characters)"
+    if f.field_type == "url":
+        return validate_url(value)
+    if f.field_type == "email":
+        return validate_email(value)
+    return None
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def read_template(stream: BinaryIO) -> Template:
+    """Read at most MAX_TEMPLATE_BYTES + 1 bytes, so a 10 MB or endless input fails fast."""
+    data = stream.read(MAX_TEMPLATE_BYTES + 1)
+    if len(data) > MAX_TEMPLATE_BYTES:
+        raise TemplateError(f"template is larger than {MAX_TEMPLATE_BYTES // 1024} KiB")
+    return parse_template(data)
+
+
+def parse_template(data: bytes | str) -> Template:
+    """Parse and validate one JSON template; raise TemplateError with a one-line reason."""
+    if isinstance(data, bytes):
+        if len(data) > MAX_TEMPLATE_BYTES:
+            raise TemplateError(f"template is larger than {MAX_TEMPLATE_BYTES // 1024} KiB")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise TemplateError("template is not valid UTF-8") from None
+    else:
+        text = data
+        if len(text) > MAX_TEMPLATE_BYTES:
+            raise TemplateError(f"template is larger than {MAX_TEMPLATE_BYTES // 1024} KiB")
+    if not text.strip():
+        raise TemplateError("no template on stdin (expected one JSON object)")
+    _check_depth(text)
+    try:
+        raw = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise TemplateError(f"template is not valid JSON: {exc.msg} at line {exc.lineno} "
+                            f"column {exc.colno}") from None
+    except RecursionError:  # belt and braces: _check_depth should have caught it
+        raise TemplateError("template is nested too deeply") from None
+    return template_from_dict(raw)
+
+
+def _check_depth(text: str) -> None:
+    """Reject deep nesting before json.loads can recurse (a 10k-deep array is 20 KB)."""
+    depth = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise TemplateError(f"template is nested more than {MAX_DEPTH} levels deep")
+        elif ch in "]}":
+            depth -= 1
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise TemplateError(f"duplicate key {_short(key)} in a JSON object")
+        result[key] = value
+    return result
+
+
+def _no_constant(name: str) -> Any:
+    raise TemplateError(f"template contains {name}, which is not JSON")
+
+
+def template_from_dict(raw: object) -> Template:
+    """Validate an already-decoded template (e.g. from a caller that built a dict)."""
+    if not isinstance(raw, dict):
+        raise TemplateError(f"template must be a JSON object, not {_type_name(raw)}")
+    _reject_unknown("template", raw, _TOP_KEYS)
+    if "title" not in raw:
+        raise TemplateError('template is missing "title"')
+    if "fields" not in raw:
+        raise TemplateError('template is missing "fields"')
+    fields_raw = raw["fields"]
+    if not isinstance(fields_raw, list):
+        raise TemplateError(f"fields must be an array, not {_type_name(fields_raw)}")
+    if len(fields_raw) > MAX_FIELDS:
+        raise TemplateError(f"template has {len(fields_raw)} fields; the limit is {MAX_FIELDS}")
+    fields = tuple(_field_from_dict(i, item) for i, item in enumerate(fields_raw))
+    description = raw.get("description")
+    return Template(
+        title=cast(str, raw["title"]),
+        fields=fields,
+        description="" if description is None else cast(str, description),
+    )
+
+
+def _field_from_dict(index: int, raw: object) -> Field:
+    if not isinstance(raw, dict):
+        raise TemplateError(f"fields[{index}] must be an object, not {_type_name(raw)}")
+    _reject_unknown(f"fields[{index}]", raw, _FIELD_KEYS)
+    for key in ("name", "field_type"):
+        if key not in raw:
+            raise TemplateError(f'fields[{index}] is missing "{key}"')
+    name = raw["name"]
+    if not isinstance(name, str):
+        raise TemplateError(f"fields[{index}]: name must be a string, not {_type_name(name)}")
+    label = raw.get("label")
+    required = raw.get("required")
+    return Field(
+        name=name,
+        label="" if label is None else label,
+        field_type=raw["field_type"],
+        required=False if required is None else required,
+        default=raw.get("default"),
+        placeholder=raw.get("placeholder"),
+        help_text=raw.get("help_text"),
+    )
+
+
+def _reject_unknown(where: str, raw: Mapping[str, Any], allowed: frozenset[str]) -> None:
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise TemplateError(
+            f"{where} has unknown key {_short(unknown[0])}; allowed: {', '.join(sorted(allowed))}"
+        )
+
+
+# ---------------------------------------------------------------- result
+
+
+def build_result(template: Template, values: Mapping[str, str]) -> str:
+    """The stdout payload: every filled-in field, cleaned; raises TemplateError if invalid.
+
+    The error names the field and the rule, never the value.
+    """
+    unknown = set(values) - {f.name for f in template.fields}
+    if unknown:
+        raise TemplateError(f"result has a value for unknown field {sorted(unknown)[0]!r}")
+    out: dict[str, str] = {}
+    for f in template.fields:
+        raw = values.get(f.name, "")
+        problem = field_problem(f, raw)
+        if problem:
+            raise TemplateError(f"field {f.name!r}: {problem}")
+        value = clean_value(f, raw)
+        if value.strip():
+            out[f.name] = value
+    return json.dumps(out, ensure_ascii=True)
+
+
+def parse_result(stdout: bytes | str, template: Template) -> dict[str, str]:
+    """For callers: decode a dialog's stdout and check it against the template.
+
+    Raises DialogError with a message that never contains any of the output.
+    """
+    try:
+        data = json.loads(stdout)
+    except (ValueError, RecursionError):
+        raise DialogError("the dialog's output is not a JSON object") from None
+    if not isinstance(data, dict):
+        raise DialogError(f"the dialog's output is a JSON {_type_name(data)}, not an object")
+    names = {f.name for f in template.fields}
+    result: dict[str, str] = {}
+    for key, value in data.items():
+        if key not in names:
+            raise DialogError(f"the dialog returned an unknown field {_short(key)}")
+        if not isinstance(value, str):
+            raise DialogError(f"the dialog returned a {_type_name(value)} for field {key!r}, "
+                              "not a string")
+        result[key] = value
+    for f in template.fields:
+        if f.required and not result.get(f.name):
+            raise DialogError(f"the dialog returned no value for required field {f.name!r}")
+    return result
