@@ -1,0 +1,117 @@
+"""set / get / list / delete / clear: thin wrappers over MCPSecretsStorage.
+
+The CLI talks to the storage layer rather than the manager on purpose: the manager applies
+SECRETS_STORAGE_CLEAR at initialisation, and a variable left in someone's shell must never
+turn `mcp-secrets list` into a wipe.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TYPE_CHECKING
+
+from mcp_secrets.cli.errors import EXIT_OK, EXIT_USAGE, CLIError
+from mcp_secrets.cli.prompts import confirm, read_secret_value, stdin_is_tty
+
+if TYPE_CHECKING:
+    from mcp_secrets.storage import MCPSecretsStorage
+
+
+def open_storage(server: str) -> MCPSecretsStorage:
+    """The server's storage; the server name is validated before any store is touched."""
+    from mcp_secrets.names import service_name
+    from mcp_secrets.storage import MCPSecretsStorage
+
+    service_name(server)  # raises InvalidSecretName first, without opening a keychain
+    return MCPSecretsStorage(server)
+
+
+def _backend_name(storage: MCPSecretsStorage) -> str:
+    return str(getattr(storage.backend, "name", type(storage.backend).__name__))
+
+
+def _emit_json(payload: object) -> None:
+    print(json.dumps(payload, indent=2, ensure_ascii=False))
+
+
+def cmd_set(args: argparse.Namespace) -> int:
+    from mcp_secrets.names import validate_name
+
+    if args.extra:
+        raise CLIError(
+            "a secret value is never taken from the command line (shell history and the "
+            "process list would keep it); pipe it on stdin, e.g. "
+            "`mcp-secrets set SERVER NAME < file`, or run without a pipe to get a hidden prompt",
+            EXIT_USAGE,
+        )
+    validate_name(args.name)
+    storage = open_storage(args.server)
+    value = read_secret_value(f"{args.name!r} of server {args.server!r}")
+    existed = storage.secret_exists(args.name)
+    storage.store_secret(args.name, value)
+    verb = "replaced" if existed else "stored"
+    print(f"{verb} {args.name!r} for server {args.server!r} in {_backend_name(storage)}")
+    return EXIT_OK
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    from mcp_secrets.names import validate_name
+
+    validate_name(args.name)
+    storage = open_storage(args.server)
+    value = storage.retrieve_secret(args.name)
+    if args.json:
+        payload: dict[str, object] = {
+            "server": args.server, "name": args.name, "exists": value is not None,
+        }
+        if args.reveal and value is not None:
+            payload["value"] = value
+        _emit_json(payload)
+    elif value is not None:
+        if args.reveal:
+            sys.stdout.write(value if args.no_newline else value + "\n")
+        else:
+            print(f"{args.name!r} is stored for server {args.server!r} (use --reveal to print it)")
+    if value is None:
+        raise CLIError(f"{args.name!r} is not stored for server {args.server!r}")
+    return EXIT_OK
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    storage = open_storage(args.server)
+    names = storage.list_secrets()
+    if args.json:
+        _emit_json({"server": args.server, "backend": _backend_name(storage), "secrets": names})
+    else:
+        for name in names:
+            print(name)
+    return EXIT_OK
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    from mcp_secrets.names import validate_name
+
+    validate_name(args.name)
+    storage = open_storage(args.server)
+    if not storage.delete_secret(args.name):
+        raise CLIError(f"{args.name!r} was not stored for server {args.server!r}; nothing deleted")
+    print(f"deleted {args.name!r} for server {args.server!r}")
+    return EXIT_OK
+
+
+def cmd_clear(args: argparse.Namespace) -> int:
+    storage = open_storage(args.server)
+    if not args.yes:
+        if not stdin_is_tty():
+            raise CLIError(
+                f"refusing to clear every secret of server {args.server!r} without confirmation: "
+                "stdin is not a terminal; pass --yes"
+            )
+        count = len(storage.list_secrets())
+        if not confirm(f"Delete all {count} secret(s) of server {args.server!r}?"):
+            raise CLIError("not confirmed; nothing deleted")
+    removed = storage.clear_secrets()
+    print(f"cleared {removed} secret(s) for server {args.server!r}")
+    return EXIT_OK

@@ -1,0 +1,233 @@
+"""`mcp-secrets doctor`: which store, why, does it really work, can the dialog show, what to fix.
+
+"Does it work" is a real round-trip (write, read back, delete) of a throwaway entry under a
+doctor-only service, because a keychain can exist and still be locked or broken.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from mcp_secrets.cli.errors import EXIT_FAILURE, EXIT_OK
+
+DOCTOR_SERVICE = "com.mcp-secrets.doctor"
+ROUNDTRIP_TIMEOUT_S = 30.0
+TK_PROBE_TIMEOUT_S = 15.0
+
+
+@dataclass
+class Diagnosis:
+    """Mirror of `mcp_secrets.selection.Diagnosis`, used when selection has no diagnose()."""
+
+    backend: str | None
+    reason: str
+    steps: list[str] = field(default_factory=list)
+    fix: str | None = None
+
+
+@dataclass
+class RoundTrip:
+    ok: bool
+    detail: str
+    backend: str | None = None
+    description: str | None = None
+    ms: float | None = None
+
+
+def diagnose() -> Diagnosis:
+    """selection.diagnose() when it exists, else what default_backend() alone can tell."""
+    from mcp_secrets import selection
+
+    real = getattr(selection, "diagnose", None)
+    if real is not None:
+        d = real()
+        return Diagnosis(d.backend, d.reason, list(d.steps), d.fix)
+    try:
+        backend = selection.default_backend()
+    except Exception as exc:
+        return Diagnosis(None, _describe_exc(exc), [], None)
+    return Diagnosis(backend.name, "the default store on this machine", [], None)
+
+
+def _describe_exc(exc: BaseException) -> str:
+    from mcp_secrets.errors import SecretsError
+
+    # Our own errors are written to be shown; anything else may quote a value, so name it only.
+    return str(exc) if isinstance(exc, SecretsError) else f"{type(exc).__name__} from the store"
+
+
+def roundtrip() -> RoundTrip:
+    """Write, read back and delete a random value under the doctor-only service."""
+    result: list[RoundTrip] = []
+
+    def work() -> None:
+        try:
+            result.append(_roundtrip())
+        except Exception as exc:
+            result.append(RoundTrip(False, _describe_exc(exc)))
+
+    thread = threading.Thread(target=work, name="doctor-roundtrip", daemon=True)
+    thread.start()
+    thread.join(ROUNDTRIP_TIMEOUT_S)
+    if not result:
+        return RoundTrip(False, f"the store did not answer within {ROUNDTRIP_TIMEOUT_S:.0f} s "
+                                "(a locked keychain waiting for a prompt, or a stuck D-Bus)")
+    return result[0]
+
+
+def _roundtrip() -> RoundTrip:
+    from mcp_secrets.errors import KeychainLockedError
+    from mcp_secrets.selection import default_backend
+
+    backend = default_backend()
+    key = f"probe-{secrets.token_hex(6)}"
+    value = secrets.token_urlsafe(24)
+    start = time.perf_counter()
+    try:
+        backend.set(DOCTOR_SERVICE, key, value)
+        read = backend.get(DOCTOR_SERVICE, key)
+    except KeychainLockedError as exc:
+        return RoundTrip(False, f"locked: {exc}", backend.name, backend.describe())
+    finally:
+        # The write may have failed; then there is nothing to clean up.
+        with contextlib.suppress(Exception):
+            backend.delete(DOCTOR_SERVICE, key)
+    gone = backend.get(DOCTOR_SERVICE, key) is None
+    ms = (time.perf_counter() - start) * 1000
+    if read != value:
+        return RoundTrip(False, "wrote a test entry but read back something else",
+                         backend.name, backend.describe(), ms)
+    if not gone:
+        return RoundTrip(False, "the test entry survived its deletion",
+                         backend.name, backend.describe(), ms)
+    return RoundTrip(True, "wrote, read back and deleted a test entry",
+                     backend.name, backend.describe(), ms)
+
+
+_TK_PROBE = (
+    "import tkinter, sys\n"
+    "print(tkinter.TkVersion, flush=True)\n"
+    "try:\n"
+    "    r = tkinter.Tk(); r.withdraw(); r.destroy()\n"
+    "except tkinter.TclError as e:\n"
+    "    print('NO:' + str(e).splitlines()[0]); sys.exit(3)\n"
+    "print('OK')\n"
+)
+
+
+def display_check() -> dict[str, Any]:
+    """Can the credential dialog appear? (a display variable, Tk, and Tk actually connecting)"""
+    info: dict[str, Any] = {
+        "DISPLAY": os.environ.get("DISPLAY"),
+        "WAYLAND_DISPLAY": os.environ.get("WAYLAND_DISPLAY"),
+        "dialog_override": os.environ.get("MCP_SECRETS_DIALOG"),
+        "tk_version": None,
+        "tk_opens_display": False,
+        "detail": "",
+    }
+    needs_x = sys.platform.startswith("linux") or "bsd" in sys.platform
+    if needs_x and not (info["DISPLAY"] or info["WAYLAND_DISPLAY"]):
+        info["detail"] = "no DISPLAY or WAYLAND_DISPLAY: the dialog cannot appear"
+    try:
+        proc = subprocess.run([sys.executable, "-c", _TK_PROBE], capture_output=True,
+                              text=True, timeout=TK_PROBE_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        info["detail"] = info["detail"] or "Tk hung while opening the display"
+        return info
+    lines = proc.stdout.split()
+    if lines and lines[0][:1].isdigit():
+        info["tk_version"] = lines[0]
+    if proc.returncode == 0:
+        info["tk_opens_display"] = True
+        info["detail"] = "Tk opens the display"
+    elif info["tk_version"] is None:
+        info["detail"] = "tkinter is not importable (install python3-tk / a Python built with Tk)"
+    elif not info["detail"]:
+        info["detail"] = "Tk could not open the display: " + proc.stdout.partition("NO:")[2].strip()
+    return info
+
+
+def _fix(diag: Diagnosis, rt: RoundTrip) -> str | None:
+    if rt.ok:
+        return None
+    if diag.fix:
+        return diag.fix
+    return (
+        "start or unlock your desktop keychain (gnome-keyring / KWallet), or set "
+        "MCP_SECRETS_PASSPHRASE to use the encrypted file store"
+    )
+
+
+def _display_fix(display: dict[str, Any]) -> str | None:
+    if display["tk_opens_display"] or display["dialog_override"]:
+        return None
+    return ("without a display the dialog cannot collect secrets; store them with "
+            "`mcp-secrets set SERVER NAME` instead, or run under a desktop session / Xvfb")
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    diag = diagnose()
+    # With no store chosen there is nothing to test; the diagnosis already says why.
+    rt = roundtrip() if diag.backend else RoundTrip(False, "no store was chosen")
+    display = display_check()
+    report: dict[str, Any] = {
+        "ok": rt.ok,
+        "backend": rt.backend or diag.backend,
+        "description": rt.description,
+        "reason": diag.reason,
+        "steps": diag.steps,
+        "usable": rt.ok,
+        "roundtrip": asdict(rt),
+        "fix": _fix(diag, rt),
+        "python": {"version": platform.python_version(),
+                   "implementation": platform.python_implementation(),
+                   "executable": sys.executable},
+        "platform": platform.platform(),
+        "display": display,
+        "display_fix": _display_fix(display),
+        "backend_override": os.environ.get("MCP_SECRETS_BACKEND") or None,
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        _print_human(report)
+    return EXIT_OK if rt.ok else EXIT_FAILURE
+
+
+def _print_human(r: dict[str, Any]) -> None:
+    rt = r["roundtrip"]
+    lines = [f"backend:  {r['backend'] or 'none'}"
+             + (f"  ({r['description']})" if r["description"] else "")]
+    lines.append(f"why:      {r['reason']}")
+    lines += [f"          - {step}" for step in r["steps"]]
+    if r["backend_override"]:
+        lines.append(f"override: MCP_SECRETS_BACKEND={r['backend_override']}")
+    timing = f" in {rt['ms']:.1f} ms" if rt["ms"] is not None else ""
+    lines.append(f"usable:   {'yes' if rt['ok'] else 'NO'} — {rt['detail']}{timing}")
+    py = r["python"]
+    lines.append(f"python:   {py['implementation']} {py['version']} ({py['executable']})")
+    lines.append(f"platform: {r['platform']}")
+    d = r["display"]
+    shown = d["DISPLAY"] or d["WAYLAND_DISPLAY"] or "unset"
+    tk = f"Tk {d['tk_version']}" if d["tk_version"] else "no Tk"
+    lines.append(f"dialog:   display {shown}, {tk}: {d['detail']}")
+    if d["dialog_override"]:
+        lines.append(f"          MCP_SECRETS_DIALOG={d['dialog_override']}")
+    if r["fix"]:
+        lines.append(f"fix:      {r['fix']}")
+    if r["display_fix"]:
+        lines.append(f"dialog fix: {r['display_fix']}")
+    lines.append("verdict:  " + ("OK — secrets can be stored and read" if r["ok"]
+                                 else "NOT USABLE — see fix above"))
+    print("\n".join(lines))

@@ -1,0 +1,149 @@
+"""Argument parsing and the one place where errors become exit codes and one-line messages."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+from mcp_secrets.cli.errors import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    CLIError,
+    report,
+)
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and never echoes arguments back verbatim)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise CLIError(f"{message} (see: {self.prog} --help)", EXIT_USAGE)
+
+
+def _commands() -> dict[str, Handler]:
+    from mcp_secrets.cli import commands, doctor
+
+    return {
+        "set": commands.cmd_set, "get": commands.cmd_get, "list": commands.cmd_list,
+        "delete": commands.cmd_delete, "clear": commands.cmd_clear, "doctor": doctor.cmd_doctor,
+    }
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from mcp_secrets import __version__
+
+    p = _Parser(
+        prog="mcp-secrets",
+        description="Manage MCP servers' secrets in the OS keychain (or the encrypted file "
+                    "store) and diagnose the setup. Values are never taken from or printed to "
+                    "the command line unless you ask (--reveal).",
+    )
+    p.add_argument("--version", action="version", version=f"mcp-secrets {__version__}")
+    p.add_argument("--backend", metavar="NAME",
+                   help="use this store instead of the automatic choice "
+                        "(same names as MCP_SECRETS_BACKEND)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    s = sub.add_parser("set", help="store a secret (hidden prompt, or the value piped on stdin)",
+                       description="Store a secret. On a terminal you are prompted twice with "
+                                   "input hidden; otherwise the value is read from stdin (one "
+                                   "trailing newline is removed). Never pass the value as an "
+                                   "argument.")
+    s.add_argument("server")
+    s.add_argument("name")
+    # Collected only to refuse it with a useful message; never printed.
+    s.add_argument("extra", nargs="*", help=argparse.SUPPRESS)
+
+    g = sub.add_parser("get", help="say whether a secret is stored (--reveal prints it)")
+    g.add_argument("server")
+    g.add_argument("name")
+    g.add_argument("--reveal", action="store_true", help="print the value to stdout")
+    g.add_argument("-n", "--no-newline", action="store_true",
+                   help="with --reveal, do not add a newline after the value")
+    g.add_argument("--json", action="store_true")
+
+    ls = sub.add_parser("list", help="the names of a server's secrets, one per line")
+    ls.add_argument("server")
+    ls.add_argument("--json", action="store_true")
+
+    d = sub.add_parser("delete", help="delete one secret")
+    d.add_argument("server")
+    d.add_argument("name")
+
+    c = sub.add_parser("clear", help="delete every secret of a server (asks first)")
+    c.add_argument("server")
+    c.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+
+    doc = sub.add_parser("doctor", help="which store is used, why, whether it works, how to fix")
+    doc.add_argument("--json", action="store_true")
+    return p
+
+
+def _parse(argv: Sequence[str]) -> argparse.Namespace:
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(list(argv))
+    if args.command is None:
+        raise CLIError("no command given: use one of set, get, list, delete, clear, doctor "
+                       "(see: mcp-secrets --help)", EXIT_USAGE)
+    if unknown:
+        if args.command == "set":
+            args.extra = [*getattr(args, "extra", []), *unknown]
+        else:
+            # Not echoed: a mistyped command line can contain a secret.
+            raise CLIError(
+                f"{len(unknown)} unexpected argument(s) for {args.command!r} (not shown, in case "
+                f"one is a secret; see: mcp-secrets {args.command} --help)", EXIT_USAGE)
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (the console script exits with it)."""
+    try:
+        args = _parse(sys.argv[1:] if argv is None else argv)
+        if args.backend:
+            _use_backend(args.backend)
+        return _commands()[args.command](args)
+    except CLIError as exc:
+        report(str(exc))
+        return exc.code
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_FAILURE
+    except Exception as exc:
+        from mcp_secrets.errors import SecretsError
+
+        if isinstance(exc, SecretsError):
+            report(str(exc))  # our messages are written for people and never hold values
+        else:
+            # A foreign exception's text could quote a value: name the type only.
+            report(f"unexpected {type(exc).__name__}; nothing else is shown to avoid leaking "
+                   "a secret (run `mcp-secrets doctor` to check the store)")
+        return EXIT_FAILURE
+
+
+def _use_backend(name: str) -> None:
+    """--backend is MCP_SECRETS_BACKEND for this run; an unknown name is a usage error."""
+    from mcp_secrets.selection import ENV_BACKEND, VALID_BACKENDS
+
+    if name.strip().lower() not in VALID_BACKENDS:
+        raise CLIError(f"--backend {name!r} is not a known store; use one of: "
+                       + ", ".join(VALID_BACKENDS), EXIT_USAGE)
+    os.environ[ENV_BACKEND] = name
+
+
+def _silence_stdout() -> None:
+    """After the reader of our stdout went away, stop Python from complaining at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
