@@ -23,6 +23,14 @@ class KeychainLockedError(SecretsError):
     """The keychain exists but is locked, and unlocking was refused or impossible."""
 
 
+class WrongPassphraseError(KeychainLockedError):
+    """The encrypted file exists but the passphrase we were given does not open it."""
+
+
+class UnknownBackendError(SecretsError, ValueError):
+    """MCP_SECRETS_BACKEND (or --backend) names a store we do not have."""
+
+
 class BackendError(SecretsError):
     """The store failed while we talked to it (daemon died, file unreadable, CLI failed)."""
 

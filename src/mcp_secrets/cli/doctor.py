@@ -16,24 +16,17 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
 
 from mcp_secrets.cli.errors import EXIT_FAILURE, EXIT_OK
+
+if TYPE_CHECKING:
+    from mcp_secrets.selection import Diagnosis
 
 DOCTOR_SERVICE = "com.mcp-secrets.doctor"
 ROUNDTRIP_TIMEOUT_S = 30.0
 TK_PROBE_TIMEOUT_S = 15.0
-
-
-@dataclass
-class Diagnosis:
-    """Mirror of `mcp_secrets.selection.Diagnosis`, used when selection has no diagnose()."""
-
-    backend: str | None
-    reason: str
-    steps: list[str] = field(default_factory=list)
-    fix: str | None = None
 
 
 @dataclass
@@ -43,21 +36,6 @@ class RoundTrip:
     backend: str | None = None
     description: str | None = None
     ms: float | None = None
-
-
-def diagnose() -> Diagnosis:
-    """selection.diagnose() when it exists, else what default_backend() alone can tell."""
-    from mcp_secrets import selection
-
-    real = getattr(selection, "diagnose", None)
-    if real is not None:
-        d = real()
-        return Diagnosis(d.backend, d.reason, list(d.steps), d.fix)
-    try:
-        backend = selection.default_backend()
-    except Exception as exc:
-        return Diagnosis(None, _describe_exc(exc), [], None)
-    return Diagnosis(backend.name, "the default store on this machine", [], None)
 
 
 def _describe_exc(exc: BaseException) -> str:
@@ -177,6 +155,8 @@ def _display_fix(display: dict[str, Any]) -> str | None:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    from mcp_secrets.selection import diagnose
+
     diag = diagnose()
     # With no store chosen there is nothing to test; the diagnosis already says why.
     rt = roundtrip() if diag.backend else RoundTrip(False, "no store was chosen")

@@ -1,0 +1,171 @@
+"""OnePasswordStorage. No 1Password account is reachable from the test machines, so:
+
+* the `op` CLI transport runs against tests/fake_op/op — a FAKE `op` written for these tests
+  that keeps items in a JSON file and logs its argv — not the real CLI;
+* the SDK transport (the real `onepassword-sdk`) is exercised only at its offline edges:
+  secret-reference validation, a missing SDK token path, malformed tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mcp_secrets.backends.onepassword import (
+    JSON_SECTION_ID,
+    OnePasswordSDK,
+    OpCLI,
+    default_transport,
+    validate_reference,
+)
+from mcp_secrets.errors import BackendError
+from mcp_secrets.stores import OnePasswordStorage
+
+FAKE_OP = str(Path(__file__).parent / "fake_op" / "op")
+CANARY = "canary-Op9Qw-1password-value-5521"
+TOKEN_CANARY = "ops_CANARYtokenNotReal"
+
+
+@pytest.fixture
+def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    store, log = tmp_path / "op-store.json", tmp_path / "op-log.jsonl"
+    monkeypatch.setenv("FAKE_OP_STORE", str(store))
+    monkeypatch.setenv("FAKE_OP_LOG", str(log))
+    monkeypatch.delenv("OP_SERVICE_ACCOUNT_TOKEN", raising=False)
+    monkeypatch.delenv("FAKE_OP_SIGNED_OUT", raising=False)
+    return {"store": store, "log": log}
+
+
+def calls(log: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def test_crud_through_the_fake_op(fake: dict[str, Path]) -> None:
+    s = OnePasswordStorage("srv", vault="Dev", op_path=FAKE_OP)
+    assert s.get("api") is None
+    s.save("api", {"key": CANARY, "port": 443, "tls": True, "scopes": ["a"], "label": "443"})
+    assert s.get("api") == {"key": CANARY, "port": 443, "tls": True, "scopes": ["a"],
+                            "label": "443"}
+    got = s.get("api")
+    assert type(got["port"]) is int and type(got["label"]) is str  # "443" stays a string
+    s.save("api", {"key": "rotated"})  # edit: the removed fields are gone
+    assert s.get("api") == {"key": "rotated"}
+    assert s.list() == ["api"]
+    assert OnePasswordStorage("another-server", vault="Dev", op_path=FAKE_OP).list() == []
+    assert s.delete("api") is True and s.delete("api") is False
+    assert s.list() == []
+
+    argv = [c["argv"] for c in calls(fake["log"])]
+    assert ["item", "get", "api", "--vault", "Dev", "--format", "json"] in argv
+    assert any(a[:2] == ["item", "create"] for a in argv)
+    assert any(a[:3] == ["item", "edit", "api"] for a in argv)
+    assert any(a[:2] == ["item", "list"] and "mcp-secrets/srv" in a for a in argv)
+
+
+def test_values_travel_in_a_private_template_file_never_argv(fake: dict[str, Path]) -> None:
+    s = OnePasswordStorage("srv", vault="Dev", op_path=FAKE_OP)
+    s.save("api", {"key": CANARY, "nested": {"x": CANARY}})
+    s.save("api", {"key": CANARY})
+    writes = [c for c in calls(fake["log"]) if "template_path" in c]
+    assert len(writes) == 2
+    for c in writes:
+        assert CANARY not in json.dumps(c["argv"])
+        assert c["template_mode"] == "0o600" and c["template_dir_mode"] == "0o700"
+        assert not os.path.exists(c["template_path"])  # removed right after `op` returned
+        assert not os.path.exists(os.path.dirname(c["template_path"]))
+    assert CANARY not in fake["log"].read_text()
+    # non-string values are marked as JSON in their own section; strings stay plain fields
+    item = json.loads(fake["store"].read_text())["Dev"]["api"]
+    assert item["fields"] == [{"id": "key", "label": "key", "type": "CONCEALED", "value": CANARY}]
+
+
+def test_items_made_by_hand_read_as_strings(fake: dict[str, Path]) -> None:
+    fake["store"].write_text(json.dumps({"Dev": {"github": {
+        "id": "x1", "title": "github", "category": "LOGIN", "tags": [],
+        "fields": [
+            {"id": "username", "type": "STRING", "purpose": "USERNAME", "label": "username",
+             "value": "octocat"},
+            {"id": "password", "type": "CONCEALED", "purpose": "PASSWORD", "label": "password",
+             "value": "[1, 2]"},
+            {"id": "notesPlain", "type": "STRING", "purpose": "NOTES", "label": "notesPlain",
+             "value": ""},
+            {"id": "otp", "type": "OTP", "label": "one-time password"},
+        ],
+    }}}))
+    got = OnePasswordStorage("srv", vault="Dev", op_path=FAKE_OP).get("github")
+    assert got == {"username": "octocat", "password": "[1, 2]"}  # not JSON-decoded: not ours
+
+
+def test_signed_out_cli_is_a_clear_error_without_values(
+    fake: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_OP_SIGNED_OUT", "1")
+    s = OnePasswordStorage("srv", vault="Dev", op_path=FAKE_OP)
+    for attempt in (lambda: s.get("api"), lambda: s.save("api", {"key": CANARY})):
+        with pytest.raises(BackendError, match="not signed in") as info:
+            attempt()
+        assert "op signin" in str(info.value) and CANARY not in str(info.value)
+        assert info.value.__cause__ is None
+    assert not fake["store"].exists()
+
+
+def test_missing_op_binary(fake: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    s = OnePasswordStorage("srv", vault="Dev")
+    with pytest.raises(BackendError, match="not on PATH") as info:
+        s.get("api")
+    assert "OP_SERVICE_ACCOUNT_TOKEN" in str(info.value)
+
+
+def test_op_on_path_is_used(fake: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(Path(FAKE_OP).parent) + os.pathsep + os.environ["PATH"])
+    s = OnePasswordStorage("srv", vault="Dev")
+    s.save("k", {"v": "1"})
+    assert s.get("k") == {"v": "1"}
+    assert isinstance(s.transport, OpCLI)
+
+
+def test_reference_validation_uses_the_sdks_offline_parser() -> None:
+    validate_reference("op://Dev/github/password")
+    validate_reference("op://Dev/github/section/field")
+    for bad in ("op://Dev", "https://x", "nonsense", "op://Dev/item"):
+        with pytest.raises(ValueError):
+            validate_reference(bad)
+
+
+@pytest.mark.parametrize("token", ["", "not-a-token", TOKEN_CANARY])
+def test_sdk_bad_token_is_a_clear_offline_error(token: str) -> None:
+    sdk = OnePasswordSDK(token)
+    assert TOKEN_CANARY not in repr(sdk)
+    with pytest.raises(BackendError, match="1Password SDK could not") as info:
+        sdk.get_item("Dev", "api")
+    msg = str(info.value)
+    assert "token" in msg.lower()
+    if token:
+        assert token not in msg
+    assert info.value.__cause__ is None
+
+
+def test_token_selects_the_sdk(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OP_SERVICE_ACCOUNT_TOKEN", TOKEN_CANARY)
+    t = default_transport()
+    assert isinstance(t, OnePasswordSDK)
+    s = OnePasswordStorage("srv", vault="Dev")
+    with pytest.raises(BackendError) as info:
+        s.save("api", {"key": CANARY})
+    assert TOKEN_CANARY not in str(info.value) and CANARY not in str(info.value)
+    assert TOKEN_CANARY not in repr(s) and TOKEN_CANARY not in repr(s.transport)
+    monkeypatch.delenv("OP_SERVICE_ACCOUNT_TOKEN")
+    assert isinstance(default_transport(), OpCLI)
+
+
+def test_json_section_constant_is_what_the_fake_stored(fake: dict[str, Path]) -> None:
+    OnePasswordStorage("srv", vault="Dev", op_path=FAKE_OP).save("k", {"n": 1})
+    item = json.loads(fake["store"].read_text())["Dev"]["k"]
+    assert item["fields"][0]["section"]["id"] == JSON_SECTION_ID
+    assert item["fields"][0]["value"] == "1"
+    assert item["tags"] == ["mcp-secrets/srv"]
