@@ -35,7 +35,9 @@ def validate_name(name: object, *, kind: str = "secret name") -> str:
                 f"{kind} must not contain control or unprintable characters (found U+{ord(ch):04X})"
             )
     if kind == "secret name" and name.startswith(RESERVED_PREFIX):
-        raise InvalidSecretName(f"{kind} {name!r} is reserved: names starting with '__' are internal")
+        raise InvalidSecretName(
+            f"{kind} {name!r} is reserved: names starting with '__' are internal"
+        )
     return name
 
 

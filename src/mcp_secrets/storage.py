@@ -1,62 +1,526 @@
-"""MCPSecretsStorage (FIRST CUT: the storage helper replaces this with index locking,
-chunking, the cross-process cache and crash repair)."""
+"""MCPSecretsStorage: one server's secrets on top of any `Backend`.
+
+It adds what a flat keychain lacks:
+
+* **Scoping**: every entry lives under service ``com.mcp.{server}``; servers never see each
+  other's entries.
+* **An index** (key ``__secret_index__``) so `list_secrets()` is one backend read.
+  *Invariant: index ⊇ stored names.* Writers hold a per-service file lock and order their
+  writes so a process killed at any point leaves at worst a *ghost* (indexed, not stored),
+  never a stored secret missing from the index: `store` adds the name to the index (marked
+  *pending*) before writing the value; `delete` removes the value before the name. The next
+  writer checks the pending name and drops it if its value never arrived; `repair()` heals
+  everything else.
+* **Chunking** for stores with a size limit (Windows: 2560 bytes of UTF-16): chunks are written
+  under fresh keys first, then the head entry is switched to a marker naming them and carrying
+  their SHA-256, then the old chunks go. A kill at any point leaves the old or the new value,
+  never a mix; a hash mismatch on read is reported as corruption, never returned.
+* **A read cache** invalidated across processes by a shared generation counter (see cache.py),
+  so a repeated `retrieve_secret` costs about a dict lookup. Writes by programs that bypass
+  mcp-secrets (e.g. `keyring set`) are not seen until our next write or a new process.
+
+No method logs, raises or reprs a secret value.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+import logging
+import os
+import re
+import secrets
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from mcp_secrets.backends.base import Backend
-from mcp_secrets.names import service_name, validate_name
+from mcp_secrets.cache import Generation, state_file_stem
+from mcp_secrets.errors import BackendError, SecretsError, ValueTooLargeError
+from mcp_secrets.names import RESERVED_PREFIX, service_name, validate_name
+
+if TYPE_CHECKING:
+    from filelock import FileLock
+
+    from mcp_secrets.backends.base import Backend
+
+log = logging.getLogger(__name__)
 
 INDEX_KEY = "__secret_index__"
+CHUNK_PREFIX = "__chunk__"
+MARKER_PREFIX = "mcp-secrets:chunked:v1:"
+_MARKER_RE = re.compile(r"mcp-secrets:chunked:v1:(\d{1,6}):([0-9a-f]{8}):([0-9a-f]{64})")
+#: Longest value accepted, in characters (a keychain is not a file store).
+MAX_VALUE_CHARS = 1 << 20
+#: A limited backend must hold at least a chunk marker (~110 characters) per entry.
+MIN_LIMIT_BYTES = 256
+MAX_CACHE_ENTRIES = 4096
+LOCK_TIMEOUT = 60.0
+
+_file_locks: dict[tuple[str, int], FileLock] = {}
+_file_locks_guard = threading.Lock()
+
+
+def _file_lock(service: str, timeout: float) -> FileLock:
+    """The cross-process lock of `service` (one object per process; fresh after fork)."""
+    key = (service, os.getpid())
+    lock = _file_locks.get(key)
+    if lock is None:
+        from filelock import FileLock
+
+        from mcp_secrets.paths import state_dir
+
+        with _file_locks_guard:
+            lock = _file_locks.get(key)
+            if lock is None:
+                folder = state_dir() / "locks"
+                folder.mkdir(mode=0o700, exist_ok=True)
+                lock = FileLock(folder / f"{state_file_stem(service)}.lock", timeout=timeout,
+                                mode=0o600)
+                _file_locks[key] = lock
+    return lock
+
+
+@dataclass
+class _Index:
+    names: set[str] = field(default_factory=set)
+    pending: list[str] = field(default_factory=list)
+    dirty: bool = False
+    _sorted: list[str] | None = None
+
+    @property
+    def sorted_names(self) -> list[str]:
+        if self._sorted is None:
+            self._sorted = sorted(self.names)
+        return self._sorted
+
+    @sorted_names.setter
+    def sorted_names(self, names: list[str]) -> None:
+        self._sorted = names
+
+    def dump(self) -> str:
+        return json.dumps({"v": 1, "names": sorted(self.names), "pending": self.pending},
+                          separators=(",", ":"))
+
+
+@dataclass
+class _Tx:
+    """What a write changed, so this process's cache can carry over instead of being flushed."""
+
+    values: dict[str, str | None] = field(default_factory=dict)
+    names: list[str] | None = None
+    reset: bool = False
 
 
 class MCPSecretsStorage:
-    def __init__(self, server_name: str, backend: Backend | None = None) -> None:
+    """The secrets of one server, under keychain service ``com.mcp.{server_name}``."""
+
+    __slots__ = ("__weakref__", "_cache", "_cgen", "_gen", "_gv", "_lock_timeout", "_names",
+                 "_tlock", "backend", "server_name", "service")
+
+    def __init__(self, server_name: str, backend: Backend | None = None, *,
+                 lock_timeout: float = LOCK_TIMEOUT) -> None:
         self.service = service_name(server_name)
         self.server_name = server_name
         if backend is None:
             from mcp_secrets.selection import default_backend
 
             backend = default_backend()
+        limit = backend.max_value_bytes
+        if limit is not None and limit < MIN_LIMIT_BYTES:
+            raise ValueError(f"{backend.name} holds only {limit} bytes per entry; "
+                             f"MCPSecretsStorage needs at least {MIN_LIMIT_BYTES} to chunk")
         self.backend = backend
+        self._lock_timeout = lock_timeout
+        self._gen = Generation.for_service(self.service)
+        self._gv = self._gen.view
+        self._cache: dict[str, str | None] = {}
+        self._names: list[str] | None = None
+        self._cgen = -1  # generation the cache is valid for; never odd
+        self._tlock = threading.Lock()
 
-    def _index(self) -> list[str]:
-        raw = self.backend.get(self.service, INDEX_KEY)
-        return json.loads(raw) if raw else []
+    # ------------------------------------------------------------ public API
 
     def store_secret(self, name: str, value: str) -> None:
+        """Create or replace `name`; nothing is stored if the name or value is bad."""
         validate_name(name)
-        if not isinstance(value, str):
-            raise TypeError("secret values must be str")
-        idx = self._index()
-        if name not in idx:
-            self.backend.set(self.service, INDEX_KEY, json.dumps([*idx, name]))
-        self.backend.set(self.service, name, value)
+        self._check_value(value)
+        with self._write() as tx:
+            index = self._load_index()
+            self._heal_pending(index, keep=name)
+            if name not in index.names:
+                index.names.add(name)
+                index.pending = [name]
+                index.dirty = True
+            if index.dirty:
+                self._put(INDEX_KEY, index.dump())  # index first: a kill leaves a ghost at worst
+            self._put(name, value)
+            tx.values[name] = value
+            tx.names = sorted(index.names)
+        log.debug("stored secret %r for %s", name, self.service)
 
     def retrieve_secret(self, name: str) -> str | None:
-        return self.backend.get(self.service, validate_name(name))
+        """The value of `name`, or None. Served from the cache while no process has written."""
+        if self._gv[0] == self._cgen:
+            try:
+                return self._cache[name]
+            except (KeyError, TypeError):
+                pass
+        return self._retrieve_uncached(name)
 
     def secret_exists(self, name: str) -> bool:
         return self.retrieve_secret(name) is not None
 
     def delete_secret(self, name: str) -> bool:
-        existed = self.backend.delete(self.service, validate_name(name))
-        idx = self._index()
-        if name in idx:
-            idx.remove(name)
-            self.backend.set(self.service, INDEX_KEY, json.dumps(idx))
+        """Remove `name`; True if it was stored."""
+        validate_name(name)
+        with self._write() as tx:
+            index = self._load_index()
+            self._heal_pending(index, keep=None)
+            existed = self._remove(name)  # value first: a kill leaves a ghost at worst
+            if name in index.names:
+                index.names.discard(name)
+                index.dirty = True
+            if index.dirty:
+                self._put(INDEX_KEY, index.dump())
+            tx.values[name] = None
+            tx.names = sorted(index.names)
+        log.debug("deleted secret %r for %s (existed=%s)", name, self.service, existed)
         return existed
 
     def list_secrets(self) -> list[str]:
-        return sorted(self._index())
+        """Sorted names of this server's secrets: one backend read, or none when cached.
+
+        May include a ghost left by a writer killed mid-write until the next write or repair().
+        """
+        if self._gv[0] == self._cgen:
+            names = self._names
+            if names is not None:
+                return list(names)
+        g0 = self._gv[0]
+        result = self._load_index().sorted_names
+        self._remember(g0, names=result)
+        return list(result)
 
     def clear_secrets(self) -> int:
-        names = self._index()
-        for n in names:
-            self.backend.delete(self.service, n)
-        self.backend.delete(self.service, INDEX_KEY)
-        return len(names)
+        """Delete every secret of this server (indexed or found by enumeration); the count."""
+        with self._write() as tx:
+            index = self._load_index(tolerate_corrupt=True)
+            keys = self._bkeys(self.service)
+            names = set(index.names)
+            if keys is not None:
+                names |= {k for k in keys if not k.startswith(RESERVED_PREFIX)}
+            removed = sum(1 for n in sorted(names) if self._remove(n))
+            self._remove(INDEX_KEY)
+            if keys is not None:
+                for key in self._bkeys(self.service) or []:
+                    if key.startswith(CHUNK_PREFIX):
+                        self._bdel(self.service, key)
+            tx.reset = True
+            tx.names = []
+        log.debug("cleared %d secrets for %s", removed, self.service)
+        return removed
+
+    def repair(self) -> dict[str, Any]:
+        """Make the index equal what is really stored and drop orphaned chunks.
+
+        Returns counts only (never values). Without an enumerable backend it can remove ghosts
+        but cannot discover unindexed entries or orphan chunks (`"enumerable": False`).
+        """
+        with self._write() as tx:
+            index = self._load_index(tolerate_corrupt=True)
+            rebuilt = index.dirty
+            keys = self._bkeys(self.service)
+            ghosts = 0
+            referenced: set[str] = set()
+            names: set[str] = set()
+            candidates = set(index.names)
+            if keys is not None:
+                candidates |= {k for k in keys if not k.startswith(RESERVED_PREFIX)}
+            invalid = 0
+            for name in sorted(candidates):
+                try:
+                    validate_name(name)
+                except ValueError:
+                    invalid += 1
+                    continue
+                head = self._bget(self.service, name)
+                if head is None:
+                    ghosts += name in index.names
+                    continue
+                names.add(name)
+                referenced |= self._chunk_keys(name, head)
+            unindexed = len(names - index.names)
+            new_index = _Index(names=names)
+            self._put(INDEX_KEY, new_index.dump())
+            orphans = 0
+            if keys is not None:
+                index_head = self._bget(self.service, INDEX_KEY)
+                referenced |= self._chunk_keys(INDEX_KEY, index_head)
+                for key in self._bkeys(self.service) or []:
+                    if key.startswith(CHUNK_PREFIX) and key not in referenced:
+                        orphans += self._bdel(self.service, key)
+            tx.reset = True
+            tx.names = sorted(names)
+        report: dict[str, Any] = {
+            "secrets": len(names),
+            "ghosts_removed": ghosts,
+            "unindexed_added": unindexed,
+            "orphan_chunks_removed": orphans,
+            "invalid_names_skipped": invalid,
+            "index_rebuilt": rebuilt,
+            "enumerable": keys is not None,
+        }
+        log.debug("repaired %s: %s", self.service, report)
+        return report
 
     def __repr__(self) -> str:
-        return f"<MCPSecretsStorage {self.service} on {self.backend.name}>"
+        return f"<MCPSecretsStorage {self.service} on {self.backend!r}>"
+
+    # ----------------------------------------------------------------- cache
+
+    def _retrieve_uncached(self, name: str) -> str | None:
+        validate_name(name)
+        g0 = self._gv[0]  # read before the store: a write after this makes the entry stale
+        value = self._get(name)
+        self._remember(g0, name=name, value=value)
+        return value
+
+    def _remember(self, g0: int, *, name: str | None = None, value: str | None = None,
+                  names: list[str] | None = None) -> None:
+        if g0 & 1:
+            return  # a write was in progress (or its writer died): do not cache
+        with self._tlock:
+            if self._cgen != g0:
+                if self._gv[0] != g0:
+                    return  # changed while we read: what we read may already be stale
+                self._cache = {}
+                self._names = None
+                self._cgen = g0
+            if name is not None:
+                if len(self._cache) >= MAX_CACHE_ENTRIES:
+                    self._cache.clear()
+                self._cache[name] = value
+            if names is not None:
+                self._names = names
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[_Tx]:
+        """Hold the service's file lock, bracket the write in the shared counter, and carry
+        this process's still-valid cache forward with what the write changed."""
+        from filelock import Timeout
+
+        lock = _file_lock(self.service, self._lock_timeout)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise BackendError(
+                f"timed out after {self._lock_timeout:g} s waiting for {lock.lock_file}: another "
+                f"process is writing {self.service}'s secrets (or is stuck); try again"
+            ) from None
+        try:
+            start = self._gv[0]
+            carry = start == self._cgen
+            tx = _Tx()
+            self._gen.begin_write()
+            ok = False
+            try:
+                yield tx
+                ok = True
+            finally:
+                self._gen.end_write()
+                end = self._gv[0]
+                with self._tlock:
+                    if ok:  # we held the lock: what we wrote is exactly the state at `end`
+                        if tx.reset or not carry:
+                            self._cache = {}
+                        self._cache.update(tx.values)
+                        self._names = tx.names
+                        self._cgen = end
+                    else:  # failed part-way: trust nothing
+                        self._cache = {}
+                        self._names = None
+                        self._cgen = -1
+        finally:
+            lock.release()
+
+    # ------------------------------------------------------- index and entries
+
+    def _load_index(self, *, tolerate_corrupt: bool = False) -> _Index:
+        raw = self._get(INDEX_KEY)
+        if raw is None:
+            return _Index()
+        try:
+            data = json.loads(raw)
+            if isinstance(data, list):  # the first cut's format: a bare JSON list
+                return _Index(names={str(n) for n in data}, dirty=True)
+            names = data["names"]
+            pending = data.get("pending", [])
+            if not isinstance(names, list) or not isinstance(pending, list):
+                raise TypeError
+            index = _Index(names={str(n) for n in names}, pending=[str(p) for p in pending])
+            if all(isinstance(n, str) for n in names) and names == sorted(names):
+                index.sorted_names = names  # as dumped: spares a sort when listing
+            return index
+        except (ValueError, TypeError, KeyError):
+            if tolerate_corrupt:
+                return _Index(dirty=True)
+            raise BackendError(
+                f"the secret index of {self.service} is unreadable; run "
+                f"`mcp-secrets doctor` or MCPSecretsStorage.repair() to rebuild it"
+            ) from None
+
+    def _heal_pending(self, index: _Index, keep: str | None) -> None:
+        """Drop names a killed writer indexed but never stored (checked only for `pending`)."""
+        if not index.pending:
+            return
+        for name in index.pending:
+            if name != keep and name in index.names and self._bget(
+                self.service, name
+            ) is None:
+                index.names.discard(name)
+                log.debug("dropped ghost %r from the index of %s", name, self.service)
+        index.pending = []
+        index.dirty = True
+
+    def _check_value(self, value: object) -> None:
+        if not isinstance(value, str):
+            raise TypeError(f"secret values must be str, not {type(value).__name__}; "
+                            f"nothing was stored")
+        if len(value) > MAX_VALUE_CHARS:
+            raise ValueTooLargeError(f"the value is {len(value)} characters long; the limit is "
+                                     f"{MAX_VALUE_CHARS}; nothing was stored")
+        try:
+            value.encode("utf-8")
+            value.encode(self.backend.value_encoding)
+        except UnicodeEncodeError as exc:
+            raise ValueError(
+                f"the value is not valid Unicode text (bad character at position {exc.start}); "
+                f"nothing was stored"
+            ) from None
+
+    def _put(self, key: str, text: str) -> None:
+        """Write one logical entry, chunked when it does not fit (or looks like a marker)."""
+        old = self._bget(self.service, key)
+        limit = self.backend.max_value_bytes
+        enc = self.backend.value_encoding
+        fits = limit is None or len(text.encode(enc)) <= limit
+        if fits and not text.startswith(MARKER_PREFIX):
+            self._bset(self.service, key, text)
+        else:
+            nonce = secrets.token_hex(4)
+            pieces = _split(text, limit, enc) if limit is not None else [text]
+            for i, piece in enumerate(pieces):
+                self._bset(self.service, _chunk_key(key, nonce, i), piece)
+            digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+            self._bset(self.service, key, f"{MARKER_PREFIX}{len(pieces)}:{nonce}:{digest}")
+            log.debug("wrote %r of %s as %d chunks", key, self.service, len(pieces))
+        for stale in self._chunk_keys(key, old):
+            self._bdel(self.service, stale)
+
+    def _get(self, key: str) -> str | None:
+        head = self._bget(self.service, key)
+        if head is None or not head.startswith(MARKER_PREFIX):
+            return head
+        match = _MARKER_RE.fullmatch(head)
+        if match is None:
+            raise self._corrupted(key, "its chunk marker is malformed")
+        count, nonce, digest = int(match[1]), match[2], match[3]
+        pieces = []
+        for i in range(count):
+            piece = self._bget(self.service, _chunk_key(key, nonce, i))
+            if piece is None:
+                raise self._corrupted(key, f"chunk {i + 1} of {count} is missing")
+            pieces.append(piece)
+        text = "".join(pieces)
+        if hashlib.sha256(text.encode("utf-8")).hexdigest() != digest:
+            raise self._corrupted(key, "its chunks do not match their checksum")
+        return text
+
+    def _remove(self, key: str) -> bool:
+        head = self._bget(self.service, key)
+        if head is None:
+            return False
+        existed = self._bdel(self.service, key)
+        for chunk in self._chunk_keys(key, head):
+            self._bdel(self.service, chunk)
+        return existed
+
+    # ------------------------------------------------- guarded backend calls
+    # A third-party backend's exception may quote the value it was handed: only its type
+    # name travels on.
+
+    def _guard(self, what: str, exc: Exception) -> BackendError:
+        return BackendError(f"{self.backend.name} {what} failed for {self.service} "
+                            f"({type(exc).__name__})")
+
+    def _bget(self, service: str, key: str) -> str | None:
+        try:
+            return self.backend.get(service, key)
+        except SecretsError:
+            raise
+        except Exception as exc:
+            raise self._guard("read", exc) from None
+
+    def _bset(self, service: str, key: str, value: str) -> None:
+        try:
+            self.backend.set(service, key, value)
+        except SecretsError:
+            raise
+        except Exception as exc:
+            raise self._guard("write", exc) from None
+
+    def _bdel(self, service: str, key: str) -> bool:
+        try:
+            return self.backend.delete(service, key)
+        except SecretsError:
+            raise
+        except Exception as exc:
+            raise self._guard("delete", exc) from None
+
+    def _bkeys(self, service: str) -> list[str] | None:
+        try:
+            return self.backend.keys(service)
+        except SecretsError:
+            raise
+        except Exception as exc:
+            raise self._guard("listing", exc) from None
+
+    @staticmethod
+    def _chunk_keys(key: str, head: str | None) -> set[str]:
+        if head is None:
+            return set()
+        match = _MARKER_RE.fullmatch(head)
+        if match is None:
+            return set()
+        return {_chunk_key(key, match[2], i) for i in range(int(match[1]))}
+
+    def _corrupted(self, key: str, why: str) -> BackendError:
+        what = "the secret index" if key == INDEX_KEY else f"secret {key!r}"
+        return BackendError(f"{what} of {self.service} is corrupted: {why}. Store it again, or "
+                            f"delete it and run repair()")
+
+
+def _chunk_key(key: str, nonce: str, i: int) -> str:
+    return f"{CHUNK_PREFIX}{key}__{nonce}__{i}"
+
+
+def _split(text: str, limit: int, encoding: str) -> list[str]:
+    """Split `text` into pieces whose encoding fits `limit` bytes (never inside a character)."""
+    unit = max(1, len(("a" * 2).encode(encoding)) - len("a".encode(encoding)))
+    pieces: list[str] = []
+    i = 0
+    while i < len(text):
+        n = max(1, limit // unit)
+        piece = text[i : i + n]
+        size = len(piece.encode(encoding))
+        while size > limit and n > 1:
+            n = max(1, n - max(1, (size - limit) // 4))
+            piece = text[i : i + n]
+            size = len(piece.encode(encoding))
+        if size > limit:
+            raise ValueTooLargeError(f"one character does not fit the store's {limit}-byte limit")
+        pieces.append(piece)
+        i += n
+    return pieces

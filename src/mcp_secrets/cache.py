@@ -1,0 +1,81 @@
+"""Cross-process invalidation for the in-process read cache: one shared 8-byte counter per service.
+
+The counter lives in a small file under `paths.state_dir()` mapped with `mmap(MAP_SHARED)`, so
+every process sees a bump the instant it happens and a reader checks it with one memory load
+(`memoryview.cast("Q")[0]`; no system call: an `os.stat` per read would cost ~46x a dict
+lookup). The file holds a number only, never a secret.
+
+It is a seqlock: writers (holding the service's file lock) make it *odd* before touching the
+store and *even* after. A reader caches only what it read while the counter was even and
+unchanged, so a write in progress, or a writer killed mid-write (counter left odd), makes every
+reader go to the store until the next write finishes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mmap
+import os
+import re
+import threading
+from pathlib import Path
+
+_SIZE = 8
+_registry: dict[str, Generation] = {}
+_registry_lock = threading.Lock()
+
+
+def state_file_stem(service: str) -> str:
+    """A file-name-safe, collision-free stem for `service` (readable prefix + hash)."""
+    readable = re.sub(r"[^A-Za-z0-9._-]", "_", service)[:64]
+    digest = hashlib.sha256(service.encode("utf-8")).hexdigest()[:16]
+    return f"{readable}-{digest}"
+
+
+class Generation:
+    """The shared counter of one service. Get instances with `Generation.for_service`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+        try:
+            if os.fstat(fd).st_size < _SIZE:
+                os.ftruncate(fd, _SIZE)  # zero-fills; racing creators all agree on zero
+            self._mm = mmap.mmap(fd, _SIZE, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        finally:
+            os.close(fd)
+        #: Live view of the shared counter: `view[0]` is the current generation.
+        self.view = memoryview(self._mm).cast("Q")
+
+    @classmethod
+    def for_service(cls, service: str) -> Generation:
+        """One mapping per service per process (a MAP_SHARED mapping survives `fork` as-is)."""
+        gen = _registry.get(service)
+        if gen is None:
+            with _registry_lock:
+                gen = _registry.get(service)
+                if gen is None:
+                    from mcp_secrets.paths import state_dir
+
+                    folder = state_dir() / "generations"
+                    folder.mkdir(mode=0o700, exist_ok=True)
+                    gen = cls(folder / f"{state_file_stem(service)}.gen")
+                    _registry[service] = gen
+        return gen
+
+    @property
+    def value(self) -> int:
+        return int(self.view[0])
+
+    def begin_write(self) -> None:
+        """Mark a write in progress (odd). Call only while holding the service's file lock."""
+        current = self.view[0]
+        self.view[0] = current + (1 if current % 2 == 0 else 2)
+
+    def end_write(self) -> None:
+        """Mark the write finished (even): every reader's cache of this service is now stale."""
+        current = self.view[0]
+        self.view[0] = current + (1 if current % 2 == 1 else 2)
+
+    def __repr__(self) -> str:
+        return f"<Generation {self.path.name} = {self.value}>"

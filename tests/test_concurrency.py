@@ -1,0 +1,175 @@
+"""Several processes writing at once, and writers SIGKILLed mid-write, on the real Secret Service.
+
+The invariant under test: index ⊇ stored names at every moment; after repair(), index == stored.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mcp_secrets.backends.secret_service import SecretServiceBackend
+from mcp_secrets.storage import CHUNK_PREFIX, INDEX_KEY, MCPSecretsStorage
+from tests.helpers_backends import LimitedSecretService
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.keychain
+PROCESSES, WRITES = 8, 50
+
+WRITER = """
+import sys
+from mcp_secrets.storage import MCPSecretsStorage
+from mcp_secrets.backends.secret_service import SecretServiceBackend
+server, proc, writes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+s = MCPSecretsStorage(server, backend=SecretServiceBackend())
+sys.stdin.readline()  # start together
+for i in range(writes):
+    s.store_secret(f"p{proc}-n{i}", f"value-{proc}-{i}")
+    s.store_secret("shared", f"from-{proc}-{i}")  # everyone also fights over one name
+    if i % 10 == 9:
+        s.delete_secret(f"p{proc}-n{i - 1}")
+"""
+
+
+def stored_names(storage: MCPSecretsStorage) -> set[str]:
+    keys = storage.backend.keys(storage.service)
+    assert keys is not None
+    return {k for k in keys if not k.startswith("__")}
+
+
+def index_names(server: str) -> set[str]:
+    fresh = MCPSecretsStorage(server, backend=SecretServiceBackend())
+    fresh._cgen = -1
+    return set(fresh.list_secrets())
+
+
+def test_concurrent_writers_lose_nothing(server_name: str) -> None:
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WRITER, server_name, str(p), str(WRITES)],
+                         cwd=REPO, stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for p in range(PROCESSES)
+    ]
+    for p in procs:
+        assert p.stdin is not None
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    for p in procs:
+        _, err = p.communicate(timeout=240)
+        assert p.returncode == 0, err
+    storage = MCPSecretsStorage(server_name, backend=SecretServiceBackend())
+    expected = {"shared"} | {
+        f"p{p}-n{i}" for p in range(PROCESSES) for i in range(WRITES)
+        if i % 10 != 8  # deleted ones
+    }
+    assert index_names(server_name) == expected
+    assert stored_names(storage) == expected
+    for p in range(PROCESSES):
+        for i in range(0, WRITES, 7):
+            if i % 10 != 8:
+                assert storage.retrieve_secret(f"p{p}-n{i}") == f"value-{p}-{i}"
+    assert (storage.retrieve_secret("shared") or "").startswith("from-")
+
+
+LOOP = """
+import sys, itertools
+from mcp_secrets.storage import MCPSecretsStorage
+from mcp_secrets.backends.secret_service import SecretServiceBackend
+s = MCPSecretsStorage(sys.argv[1], backend=SecretServiceBackend())
+s.store_secret("warm", "up")  # connected and writing before the clock starts
+print("ready", flush=True)
+for i in itertools.count():
+    s.store_secret(f"k{i % 7}-{i}", "x" * (i % 50))
+    if i % 3 == 0:
+        s.delete_secret(f"k{(i - 3) % 7}-{i - 3}")
+"""
+
+
+def test_writer_killed_at_random_points_keeps_index_a_superset(server_name: str) -> None:
+    storage = MCPSecretsStorage(server_name, backend=SecretServiceBackend())
+    for delay in (0.05, 0.13, 0.21, 0.34, 0.55, 0.8):
+        proc = subprocess.Popen([sys.executable, "-c", LOOP, server_name], cwd=REPO,
+                                stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(delay)  # lands somewhere inside a write: which one varies per round
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        stored = stored_names(storage)
+        assert stored, "the writer never wrote: the test would prove nothing"
+        assert index_names(server_name) >= stored
+    report = storage.repair()
+    assert report["unindexed_added"] == 0  # the invariant held throughout
+    assert index_names(server_name) == stored_names(storage)
+
+
+def run_killed(code: str, server: str) -> None:
+    proc = subprocess.run([sys.executable, "-c", code, server], cwd=REPO, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+
+
+KILL_AFTER_INDEX = """
+import sys
+from mcp_secrets.storage import MCPSecretsStorage
+from tests.helpers_backends import KillingSecretService
+s = MCPSecretsStorage(sys.argv[1], backend=KillingSecretService(prefix="victim"))
+s.store_secret("victim", "never-written")  # killed after the index write, before this value
+"""
+
+KILL_AFTER_VALUE_DELETE = """
+import sys
+from mcp_secrets.storage import MCPSecretsStorage
+from tests.helpers_backends import KillingOnDeleteSecretService
+s = MCPSecretsStorage(sys.argv[1], backend=KillingOnDeleteSecretService(prefix="keep"))
+s.delete_secret("keep")  # killed after the value is deleted, before the index is rewritten
+"""
+
+
+def test_kill_between_index_and_value_leaves_only_a_ghost_that_heals(server_name: str) -> None:
+    storage = MCPSecretsStorage(server_name, backend=SecretServiceBackend())
+    storage.store_secret("keep", "kept")
+    run_killed(KILL_AFTER_INDEX, server_name)
+    assert index_names(server_name) == {"keep", "victim"}  # a ghost: indexed, not stored
+    assert stored_names(storage) == {"keep"}
+    assert storage.retrieve_secret("victim") is None
+    storage.store_secret("other", "o")  # the next write checks the pending name and drops it
+    assert index_names(server_name) == {"keep", "other"}
+
+    run_killed(KILL_AFTER_VALUE_DELETE, server_name)
+    assert index_names(server_name) == {"keep", "other"}  # ghost "keep" again
+    assert stored_names(storage) == {"other"}
+    report = storage.repair()
+    assert report["ghosts_removed"] == 1
+    assert index_names(server_name) == stored_names(storage) == {"other"}
+
+
+KILL_MID_CHUNKS = """
+import sys
+from mcp_secrets.storage import MCPSecretsStorage
+from tests.helpers_backends import KillingLimitedSecretService
+s = MCPSecretsStorage(sys.argv[1], backend=KillingLimitedSecretService(prefix="__chunk__big",
+                                                                       nth=4, before=False))
+s.store_secret("big", "new-value-" * 200)
+"""
+
+
+def test_killed_chunked_write_keeps_the_old_value(server_name: str) -> None:
+    storage = MCPSecretsStorage(server_name, backend=LimitedSecretService())
+    old = "old-value-" * 200
+    storage.store_secret("big", old)
+    old_chunks = {k for k in storage.backend.keys(storage.service) or []
+                  if k.startswith(CHUNK_PREFIX)}
+    run_killed(KILL_MID_CHUNKS, server_name)
+    reader = MCPSecretsStorage(server_name, backend=LimitedSecretService())
+    assert reader.retrieve_secret("big") == old
+    report = reader.repair()
+    assert report["orphan_chunks_removed"] == 4
+    chunks = {k for k in reader.backend.keys(reader.service) or [] if k.startswith(CHUNK_PREFIX)}
+    index_chunks = {k for k in chunks if k.startswith(CHUNK_PREFIX + INDEX_KEY)}
+    assert chunks - index_chunks == {k for k in old_chunks if "__big__" in k}
+    assert reader.retrieve_secret("big") == old
