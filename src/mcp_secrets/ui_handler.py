@@ -1,0 +1,280 @@
+"""AsyncUIHandler: run the credential dialog as a child process without blocking the server.
+
+The dialog is a separate program (DESIGN §2): the template goes in on stdin only (never argv
+or the environment, which other users can read in the process list), the values come back
+on stdout. It runs in its own session/process group so that cancelling, timing out or
+closing kills *everything* it started (a wrapper script's zenity too) and nothing is left
+as a zombie or an orphan window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shlex
+import signal
+import sys
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from mcp_secrets.errors import DialogCancelled, DialogError, DialogTimeout, NoDisplayError
+
+if TYPE_CHECKING:
+    from mcp_secrets.dialog.protocol import Template
+
+DEFAULT_TIMEOUT = 300.0
+#: How long a dialog gets to exit after SIGTERM before SIGKILL.
+KILL_GRACE = 2.0
+_MAX_REASON = 300
+
+
+def default_command() -> list[str]:
+    """`MCP_SECRETS_DIALOG` (shlex-split) if set, else our own Tk dialog."""
+    custom = os.environ.get("MCP_SECRETS_DIALOG", "").strip()
+    if custom:
+        try:
+            command = shlex.split(custom)
+        except ValueError as exc:
+            raise DialogError(f"MCP_SECRETS_DIALOG is not a valid command line: {exc}") from None
+        if command:
+            return command
+    return [sys.executable, "-m", "mcp_secrets.dialog"]
+
+
+def default_timeout() -> float:
+    """`MCP_SECRETS_DIALOG_TIMEOUT` in seconds if set, else 300."""
+    raw = os.environ.get("MCP_SECRETS_DIALOG_TIMEOUT", "").strip()
+    if not raw:
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 10**7:
+        raise DialogError(
+            f"MCP_SECRETS_DIALOG_TIMEOUT must be a positive number of seconds, not {raw[:20]!r}"
+        )
+    return value
+
+
+def _as_template(template: Template | Mapping[str, Any]) -> Template:
+    from mcp_secrets.dialog.protocol import Template, template_from_dict
+
+    if isinstance(template, Template):
+        return template
+    return template_from_dict(dict(template))
+
+
+class DialogSession:
+    """One running dialog. Collects its output from the moment it starts (so pipes never
+    fill), and enforces the timeout by itself, even if nobody ever calls `wait()`."""
+
+    def __init__(
+        self, proc: asyncio.subprocess.Process, template: Template, payload: bytes, timeout: float
+    ) -> None:
+        self._proc = proc
+        self.pid: int = proc.pid
+        self.timeout = timeout
+        self._required = {f.name: f.required for f in template.fields}
+        loop = asyncio.get_running_loop()
+        #: Event-loop time at which the dialog is closed unanswered.
+        self.deadline = loop.time() + timeout
+        self._timed_out = False
+        self._closed_by_us = False
+        self._closer: asyncio.Future[None] | None = None
+        self._io: asyncio.Future[tuple[bytes, bytes]] = asyncio.ensure_future(
+            proc.communicate(payload)
+        )
+        self._watchdog = loop.call_at(self.deadline, self._on_timeout)
+        self._io.add_done_callback(lambda _f: self._watchdog.cancel())
+
+    @property
+    def finished(self) -> bool:
+        """True once the dialog process has exited and its output is read."""
+        return self._io.done()
+
+    @property
+    def returncode(self) -> int | None:
+        return self._proc.returncode
+
+    def add_done_callback(self, callback: Any) -> None:
+        """Call `callback(session)` once the dialog has exited (for registries)."""
+        self._io.add_done_callback(lambda _f: callback(self))
+
+    async def wait_exit(self, timeout: float | None = None) -> bool:
+        """True once the dialog has exited (within `timeout`); unlike `wait`, never kills it."""
+        done, _ = await asyncio.wait({self._io}, timeout=timeout)
+        return bool(done)
+
+    async def wait(self) -> dict[str, str]:
+        """The collected values; raises DialogCancelled / DialogTimeout / DialogError.
+
+        Cancelling this call kills the dialog (and everything in its process group).
+        """
+        try:
+            stdout, stderr = await asyncio.shield(self._io)
+        except asyncio.CancelledError:
+            self._start_close()
+            raise
+        except Exception as exc:  # the pipes failed under us: treat as a broken dialog
+            raise DialogError(f"could not talk to the dialog: {type(exc).__name__}") from None
+        return self._interpret(stdout, stderr)
+
+    async def close(self) -> None:
+        """Kill the dialog's whole process group (SIGTERM, then SIGKILL) and reap it.
+
+        Idempotent; safe to call after the dialog exited by itself. Survives cancellation of
+        the caller: the kill-and-reap runs to the end in its own task.
+        """
+        await asyncio.shield(self._start_close())
+
+    def _start_close(self) -> asyncio.Future[None]:
+        if self._closer is None:
+            if not self._io.done():
+                self._closed_by_us = True
+                self._signal(signal.SIGTERM)  # synchronously, before any await can be cancelled
+            self._closer = asyncio.ensure_future(self._terminate())
+        return self._closer
+
+    async def _terminate(self) -> None:
+        proc = self._proc
+        if proc.returncode is None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(proc.wait(), KILL_GRACE)
+        if self._closed_by_us:
+            # Stragglers (a wrapper script's children) die with the group; the group id
+            # cannot be reused while any member lives, so this cannot hit a stranger.
+            self._signal(signal.SIGKILL)
+        await proc.wait()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._io), KILL_GRACE)
+        except (TimeoutError, Exception):
+            self._io.cancel()  # a grandchild that escaped the group holds the pipe: let go
+        self._watchdog.cancel()
+
+    def _on_timeout(self) -> None:
+        if not self._io.done():
+            self._timed_out = True
+            self._start_close()
+
+    def _signal(self, sig: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, sig)
+
+    def _interpret(self, stdout: bytes, stderr: bytes) -> dict[str, str]:
+        code = self._proc.returncode
+        if self._timed_out:
+            raise DialogTimeout(
+                f"nobody answered the credential dialog within {self.timeout:g} s, so it was "
+                "closed (set MCP_SECRETS_DIALOG_TIMEOUT to allow longer)"
+            )
+        if self._closed_by_us:
+            raise DialogCancelled("the credential dialog was closed before it was submitted")
+        if code == 0:
+            return self._parse(stdout)
+        if code == 1:
+            raise DialogCancelled("the credential dialog was cancelled or closed")
+        if code == 2:
+            reason = _reason(stderr)
+            if "display" in reason.lower():
+                raise NoDisplayError(reason)
+            raise DialogError(f"the credential dialog failed: {reason}")
+        if code is not None and code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = str(-code)
+            raise DialogError(f"the credential dialog was killed by signal {name}")
+        raise DialogError(f"the credential dialog exited with unexpected status {code}")
+
+    def _parse(self, stdout: bytes) -> dict[str, str]:
+        """Check the output against the template; messages name fields, never values."""
+        try:
+            data = json.loads(stdout)
+        except (ValueError, RecursionError):
+            raise DialogError("the credential dialog's output is not JSON") from None
+        if not isinstance(data, dict):
+            raise DialogError("the credential dialog's output is not a JSON object")
+        unknown = [k for k in data if k not in self._required]
+        if unknown:
+            raise DialogError(
+                f"the credential dialog returned {len(unknown)} field(s) the template did not "
+                f"ask for; expected only: {', '.join(sorted(self._required))}"
+            )
+        for name, value in data.items():
+            if not isinstance(value, str):
+                raise DialogError(
+                    f"the credential dialog returned a non-string value for field {name!r}"
+                )
+        missing = [n for n, req in self._required.items() if req and not data.get(n)]
+        if missing:
+            raise DialogError(
+                f"the credential dialog returned no value for required field(s): "
+                f"{', '.join(missing)}"
+            )
+        return dict(data)
+
+    def __repr__(self) -> str:
+        state = "running" if not self.finished else f"exited {self.returncode}"
+        return f"<DialogSession pid={self.pid} {state}>"
+
+
+def _reason(stderr: bytes) -> str:
+    """The dialog's one-line `error: ...` reason (the last such line), shortened."""
+    text = stderr.decode("utf-8", "replace")
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    for line in reversed(lines):
+        if line.lower().startswith("error:"):
+            reason = line[6:].strip()
+            break
+    else:
+        reason = "it gave no reason"
+    reason = "".join(ch if ch.isprintable() else "?" for ch in reason)
+    return reason[:_MAX_REASON]
+
+
+class AsyncUIHandler:
+    """Starts credential dialogs. `command` defaults to MCP_SECRETS_DIALOG or our Tk dialog;
+    `timeout` (seconds) to MCP_SECRETS_DIALOG_TIMEOUT or 300."""
+
+    def __init__(self, command: list[str] | None = None, timeout: float | None = None) -> None:
+        self.command = list(command) if command else default_command()
+        self.timeout = default_timeout() if timeout is None else float(timeout)
+        if not self.timeout > 0:
+            raise ValueError("timeout must be a positive number of seconds")
+
+    @property
+    def is_default_dialog(self) -> bool:
+        return self.command == [sys.executable, "-m", "mcp_secrets.dialog"]
+
+    async def start(self, template: Template | Mapping[str, Any]) -> DialogSession:
+        """Spawn the dialog and return at once; the human answers while the server works."""
+        tpl = _as_template(template)
+        payload = tpl.to_json().encode("utf-8")
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *self.command,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise DialogError(
+                f"could not start the credential dialog {self.command[0]!r}: {exc.strerror}; "
+                "set MCP_SECRETS_DIALOG to a program speaking the dialog protocol"
+            ) from None
+        return DialogSession(proc, tpl, payload, self.timeout)
+
+    async def run(self, template: Template | Mapping[str, Any]) -> dict[str, str]:
+        """Start a dialog and wait for its values (closing it however the wait ends)."""
+        session = await self.start(template)
+        try:
+            return await session.wait()
+        finally:
+            await session.close()
+
+    def __repr__(self) -> str:
+        return f"<AsyncUIHandler {self.command[0]!r} timeout={self.timeout:g}s>"

@@ -1,0 +1,47 @@
+"""fetch_secrets pieces that need no MCP client (the flows themselves: test_mcp_e2e.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+
+import pytest
+
+from mcp_secrets.errors import InvalidSecretName, NoDisplayError
+from mcp_secrets.fetcher import _failure, build_template, fetch_secrets
+from mcp_secrets.manager import MCPSecretsManager
+
+
+def test_template_carries_code_and_server() -> None:
+    info = {"api_key": {"label": "API Key", "field_type": "password", "required": True}}
+    tpl = build_template("My Server", ["api_key"], info, "ABCD-EFGH")
+    assert tpl.title == "MCP Secrets for My Server"
+    assert tpl.verification_code == "ABCD-EFGH"
+    assert [f.name for f in tpl.fields] == ["api_key"] and tpl.fields[0].required
+
+
+def test_no_display_message_is_shell_quoted() -> None:
+    ok, msg = _failure(NoDisplayError("DISPLAY is not set"), "My Server", ["api_key"])
+    assert not ok
+    assert f"mcp-secrets set {shlex.quote('My Server')} api_key" in msg
+    assert "'My Server'" in msg
+
+
+@pytest.mark.parametrize(
+    ("info", "error"),
+    [({}, ValueError), ({"a/b": {}}, InvalidSecretName), ({"k": {"requried": True}}, ValueError)],
+)
+def test_bad_secrets_info_is_rejected_before_anything(server_name: str, info: dict[str, dict],
+                                                      error: type[Exception]) -> None:
+    with pytest.raises(error):
+        asyncio.run(fetch_secrets(None, info, manager=MCPSecretsManager(server_name)))
+
+
+def test_already_stored_asks_nothing(server_name: str) -> None:
+    manager = MCPSecretsManager(server_name)
+    manager.store_secret("api_key", "canary-already-there")
+    try:
+        ok, msg = asyncio.run(fetch_secrets(None, {"api_key": {}}, manager=manager))
+        assert ok and "already stored" in msg and "canary" not in msg
+    finally:
+        manager.clear_secrets()

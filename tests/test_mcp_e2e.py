@@ -1,0 +1,528 @@
+"""End to end: a real `fastmcp.Client` over stdio to a real server subprocess, on both MCP
+protocol eras, with the real keychain of the rig. A FAKE dialog (tests/fake_dialog.py) stands
+in for the human's window on the fast paths; the tests marked `display` drive the REAL Tk
+dialog on Xvfb with xdotool.
+
+Leak canary: every test plants a unique secret value and `Rig.assert_no_leak` checks that it
+never shows up in tool results, elicitation messages/schemas, the server's DEBUG log, or the
+argv of any process while the dialog runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastmcp import Client
+from fastmcp.client.elicitation import ElicitResult
+from fastmcp.client.transports import StdioTransport
+from fastmcp.exceptions import ToolError
+
+from mcp_secrets.manager import MCPSecretsManager
+from tests import dialog_driver
+
+HERE = Path(__file__).resolve().parent
+SERVER = HERE / "servers" / "secrets_server.py"
+FAKE = HERE / "fake_dialog.py"
+MODES = ["legacy", "2026-07-28"]
+CODE_RE = r"[A-Z2-9]{4}-[A-Z2-9]{4}"
+
+Answer = Callable[[str, dict[str, Any]], Awaitable[Any]]
+
+
+def fingerprint(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()[:12]
+
+
+def code_in(text: str) -> str:
+    import re
+
+    found = re.findall(CODE_RE, text)
+    assert len(found) == 1, f"expected exactly one verification code in {text!r}"
+    return found[0]
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def argv_of_all_processes() -> list[bytes]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                out.append((entry / "cmdline").read_bytes())
+            except OSError:
+                continue
+    return out
+
+
+@dataclass
+class Rig:
+    """One server subprocess configuration plus everything needed to inspect it."""
+
+    tmp: Path
+    server_name: str
+    mode: str
+    canary: str = field(default_factory=lambda: f"canary-{uuid.uuid4().hex}")
+    env: dict[str, str] = field(default_factory=dict)
+    prompts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    results: list[str] = field(default_factory=list)
+    argv_scans: int = 0
+
+    def __post_init__(self) -> None:
+        (self.tmp / "record").mkdir()
+        (self.tmp / "values.json").write_text(json.dumps({"api_key": self.canary}))
+        self.env = {
+            **os.environ,
+            "SERVER_NAME": self.server_name,
+            "FASTMCP_LOG_LEVEL": "DEBUG",
+            "MCP_SECRETS_DIALOG": f"{sys.executable} {FAKE}",
+            "FAKE_DIALOG_RECORD": str(self.tmp / "record"),
+            "FAKE_DIALOG_VALUES": str(self.tmp / "values.json"),
+        }
+        self.log = self.tmp / "server.log"
+
+    @property
+    def manager(self) -> MCPSecretsManager:
+        return MCPSecretsManager(self.server_name)
+
+    def records(self) -> list[dict[str, Any]]:
+        found = [json.loads(p.read_text()) for p in (self.tmp / "record").glob("*.json")]
+        return sorted(found, key=lambda r: r["pid"])
+
+    async def wait_records(self, count: int = 1) -> list[dict[str, Any]]:
+        for _ in range(2000):
+            found = self.records()
+            if len(found) >= count:
+                return found
+            await asyncio.sleep(0.01)
+        raise AssertionError("the dialog never started")
+
+    def scan_argv(self) -> None:
+        """While a dialog runs: the secret must not be in anyone's command line."""
+        assert not any(self.canary.encode() in a for a in argv_of_all_processes())
+        self.argv_scans += 1
+
+    def client(self, human: Answer | None) -> Client[Any]:
+        transport = StdioTransport(sys.executable, [str(SERVER)], env=self.env,
+                                   log_file=self.log)
+        if human is None:
+            return Client(transport, mode=self.mode)  # declares no elicitation at all
+
+        async def handler(message: str, response_type: Any, params: Any, context: Any) -> Any:
+            schema = params.requested_schema
+            self.prompts.append((message, schema))
+            return await human(message, schema)
+
+        return Client(transport, mode=self.mode, elicitation_handler=handler)
+
+    async def call(self, human: Answer | None, tool: str, args: dict[str, Any] | None = None,
+                   client: Client[Any] | None = None) -> str:
+        """Call a tool; returns its text, or 'ERROR: <text>' for a tool error."""
+        async def go(c: Client[Any]) -> str:
+            try:
+                res = await c.call_tool(tool, args or {})
+                text = res.content[0].text if res.content else ""
+            except ToolError as exc:
+                text = f"ERROR: {exc}"
+            self.results.append(text)
+            return text
+
+        if client is not None:
+            return await go(client)
+        async with self.client(human) as c:
+            return await go(c)
+
+    def assert_no_leak(self) -> None:
+        c = self.canary
+        for text in self.results:
+            assert c not in text
+        for message, schema in self.prompts:
+            assert c not in message and c not in json.dumps(schema)
+            # Form elicitations never carry a secret field: only a choice.
+            assert set(schema.get("properties", {})) <= {"value"}
+            assert schema["properties"]["value"]["type"] == "string"
+            assert "enum" in schema["properties"]["value"]
+        log = self.log.read_text() if self.log.exists() else ""
+        assert c not in log
+        for rec in self.records():
+            assert c not in json.dumps(rec["template"])
+
+
+def choose(option: str) -> Answer:
+    async def answer(message: str, schema: dict[str, Any]) -> Any:
+        assert option in schema["properties"]["value"]["enum"]
+        return {"value": option}
+
+    return answer
+
+
+def action(name: str) -> Answer:
+    async def answer(message: str, schema: dict[str, Any]) -> Any:
+        return ElicitResult(action=name)
+
+    return answer
+
+
+@pytest.fixture(params=MODES)
+def rig(request: pytest.FixtureRequest, tmp_path: Path, server_name: str,
+        monkeypatch: pytest.MonkeyPatch) -> Rig:
+    monkeypatch.delenv("MCP_BYPASS_SECRET_USE_CONFIRM", raising=False)
+    r = Rig(tmp_path, server_name, request.param)
+    yield r
+    r.manager.clear_secrets()
+
+
+# ---------------------------------------------------------------- fetch_secrets
+
+
+def test_accept_code_matches_and_value_stored(rig: Rig) -> None:
+    gate = rig.tmp / "gate"
+    rig.env["FAKE_DIALOG_GATE"] = str(gate)
+
+    async def human(message: str, schema: dict[str, Any]) -> Any:
+        rec = (await rig.wait_records())[0]
+        # The code in the client equals the code in the dialog's template.
+        assert code_in(message) == code_in(rec["template"]["description"])
+        assert rig.server_name in rec["template"]["title"]
+        rig.scan_argv()
+        gate.touch()  # the human submits the dialog...
+        return {"value": "Continue"}  # ...and chooses Continue
+
+    text = asyncio.run(rig.call(human, "fetch_only"))
+    assert text.startswith("OK: Stored api_key"), text
+    assert rig.manager.retrieve_secret("api_key") == rig.canary
+    assert len(rig.prompts) == 1 and rig.argv_scans == 1
+    assert all(gone(r["pid"]) for r in rig.records())
+    rig.assert_no_leak()
+
+
+def test_continue_before_dialog_done(rig: Rig) -> None:
+    """The human chooses Continue first; the server keeps waiting for the dialog."""
+    gate = rig.tmp / "gate"
+    rig.env["FAKE_DIALOG_GATE"] = str(gate)
+
+    async def main() -> str:
+        async def human(message: str, schema: dict[str, Any]) -> Any:
+            await rig.wait_records()
+            return {"value": "Continue"}  # gate still closed: the dialog is still "open"
+
+        async def open_gate_later() -> None:
+            # Opened only after the client answered Continue (the prompt was recorded).
+            while not rig.prompts:
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.2)
+            gate.touch()
+
+        opener = asyncio.ensure_future(open_gate_later())
+        try:
+            return await rig.call(human, "fetch_only")
+        finally:
+            opener.cancel()
+
+    text = asyncio.run(main())
+    assert text.startswith("OK: Stored api_key"), text
+    assert rig.manager.retrieve_secret("api_key") == rig.canary
+    rig.assert_no_leak()
+
+
+@pytest.mark.parametrize("answer", ["Cancel", "decline", "cancel"])
+def test_cancel_or_decline_kills_dialog_stores_nothing(rig: Rig, answer: str) -> None:
+    rig.env["FAKE_DIALOG_MODE"] = "hang"
+    pids: list[int] = []
+
+    async def human(message: str, schema: dict[str, Any]) -> Any:
+        pids.append((await rig.wait_records())[0]["pid"])
+        assert not gone(pids[0])
+        return await (choose("Cancel") if answer == "Cancel" else action(answer))(message, schema)
+
+    text = asyncio.run(rig.call(human, "fetch_only"))
+    assert text.startswith("FAILED: Cancelled in the MCP client"), text
+    assert pids and gone(pids[0]), "the dialog survived the decline"
+    assert not rig.manager.secret_exists("api_key")
+    rig.assert_no_leak()
+
+
+def test_dialog_cancelled(rig: Rig) -> None:
+    """The human closes the dialog. Legacy: the pending prompt is withdrawn; modern: the
+    answer to the prompt finds the dialog gone. Either way nothing is stored."""
+    rig.env["FAKE_DIALOG_MODE"] = "cancel"
+
+    async def human(message: str, schema: dict[str, Any]) -> Any:
+        rec = (await rig.wait_records())[0]
+        for _ in range(500):
+            if gone(rec["pid"]):
+                break
+            await asyncio.sleep(0.01)
+        if rig.mode == "legacy":
+            await asyncio.sleep(30)  # the server must not wait for us: it withdraws the prompt
+        return {"value": "Continue"}
+
+    text = asyncio.run(asyncio.wait_for(rig.call(human, "fetch_only"), 25))
+    assert text.startswith("FAILED: Cancelled: the credential dialog was cancelled"), text
+    assert not rig.manager.secret_exists("api_key")
+    rig.assert_no_leak()
+
+
+def test_timeout_after_continue_kills_dialog(rig: Rig) -> None:
+    rig.env["FAKE_DIALOG_MODE"] = "hang"
+    rig.env["MCP_SECRETS_DIALOG_TIMEOUT"] = "1"
+    text = asyncio.run(rig.call(choose("Continue"), "fetch_only"))
+    assert text.startswith("FAILED: Timed out: nobody answered the credential dialog"), text
+    assert all(gone(r["pid"]) for r in rig.records())
+    assert not rig.manager.secret_exists("api_key")
+    rig.assert_no_leak()
+
+
+def test_client_without_elicitation_uses_dialog_alone(rig: Rig) -> None:
+    text = asyncio.run(rig.call(None, "fetch_only"))
+    assert text.startswith("OK: Stored api_key"), text
+    assert rig.manager.retrieve_secret("api_key") == rig.canary
+    assert rig.prompts == []
+    rig.assert_no_leak()
+
+
+def test_client_without_elicitation_times_out(rig: Rig) -> None:
+    rig.env["FAKE_DIALOG_MODE"] = "hang"
+    rig.env["MCP_SECRETS_DIALOG_TIMEOUT"] = "1"
+    text = asyncio.run(rig.call(None, "fetch_only"))
+    assert text.startswith("FAILED: Timed out"), text
+    assert all(gone(r["pid"]) for r in rig.records())
+
+
+def test_no_display_says_how_to_provide_it(rig: Rig) -> None:
+    """The real default dialog with no DISPLAY at all: no prompt, a precise fallback."""
+    import shlex
+
+    for var in ("DISPLAY", "WAYLAND_DISPLAY", "MCP_SECRETS_DIALOG"):
+        rig.env.pop(var, None)
+    text = asyncio.run(rig.call(choose("Continue"), "fetch_only"))
+    assert text.startswith("FAILED: No display is available"), text
+    assert f"mcp-secrets set {shlex.quote(rig.server_name)} api_key" in text
+    assert rig.prompts == []
+
+
+def test_no_display_reported_by_the_dialog(rig: Rig) -> None:
+    rig.env["FAKE_DIALOG_MODE"] = "nodisplay"
+    text = asyncio.run(rig.call(choose("Continue"), "fetch_only"))
+    assert text.startswith("FAILED: No display is available"), text
+    assert "mcp-secrets set" in text and rig.server_name in text
+    if rig.mode == "2026-07-28":
+        assert rig.prompts == []  # caught within the early-exit grace: no code shown for nothing
+
+
+def test_modern_without_middleware_says_what_to_do(rig: Rig) -> None:
+    rig.env["NO_MIDDLEWARE"] = "1"
+    rig.env["FAKE_DIALOG_GATE"] = str(rig.tmp / "gate")
+    (rig.tmp / "gate").touch()
+    text = asyncio.run(rig.call(choose("Continue"), "fetch_only"))
+    if rig.mode == "legacy":
+        assert text.startswith("OK: Stored"), text
+    else:
+        assert text.startswith("ERROR:") and "secrets_manager.initialize(mcp)" in text, text
+        assert rig.records() == []  # failed before any dialog was started
+
+
+# ---------------------------------------------------------------- permission
+
+
+def test_permission_allow_prompts_every_time(rig: Rig) -> None:
+    rig.manager.store_secret("api_key", rig.canary)
+
+    async def main() -> list[str]:
+        async with rig.client(choose("Allow")) as c:
+            return [await rig.call(None, "use_secret", {"name": "api_key"}, client=c)
+                    for _ in range(2)]
+
+    texts = asyncio.run(main())
+    assert texts == [f"used api_key {fingerprint(rig.canary)}"] * 2
+    assert len(rig.prompts) == 2
+    message = rig.prompts[0][0]
+    assert rig.server_name in message and "api_key" in message and "unit test" in message
+    assert rig.prompts[0][1]["properties"]["value"]["enum"] == ["Allow", "Allow for session",
+                                                                 "Deny"]
+    rig.assert_no_leak()
+
+
+def test_permission_allow_for_session(rig: Rig) -> None:
+    rig.manager.store_secret("api_key", rig.canary)
+
+    async def main() -> list[str]:
+        async with rig.client(choose("Allow for session")) as c:
+            return [await rig.call(None, "use_secret", {"name": "api_key"}, client=c)
+                    for _ in range(3)]
+
+    assert asyncio.run(main()) == [f"used api_key {fingerprint(rig.canary)}"] * 3
+    assert len(rig.prompts) == 1
+    # A new server process is a new session: it asks again.
+    asyncio.run(rig.call(choose("Allow"), "use_secret", {"name": "api_key"}))
+    assert len(rig.prompts) == 2
+    rig.assert_no_leak()
+
+
+@pytest.mark.parametrize("answer", ["Deny", "decline", "cancel"])
+def test_permission_denied_is_a_tool_error(rig: Rig, answer: str) -> None:
+    rig.manager.store_secret("api_key", rig.canary)
+    human = choose("Deny") if answer == "Deny" else action(answer)
+    text = asyncio.run(rig.call(human, "use_secret", {"name": "api_key"}))
+    assert text.startswith("ERROR:") and "permission to use secret 'api_key'" in text, text
+    assert ("denied" in text) == (answer == "Deny")
+    rig.assert_no_leak()
+
+
+def test_permission_without_elicitation_is_denied(rig: Rig) -> None:
+    rig.manager.store_secret("api_key", rig.canary)
+    text = asyncio.run(rig.call(None, "use_secret", {"name": "api_key"}))
+    assert text.startswith("ERROR:") and "MCP_BYPASS_SECRET_USE_CONFIRM=true" in text, text
+
+
+def test_bypass_variable(rig: Rig) -> None:
+    rig.manager.store_secret("api_key", rig.canary)
+    rig.env["MCP_BYPASS_SECRET_USE_CONFIRM"] = "true"
+    text = asyncio.run(rig.call(None, "use_secret", {"name": "api_key"}))
+    assert text == f"used api_key {fingerprint(rig.canary)}"
+    rig.assert_no_leak()
+
+
+def test_two_secrets_in_one_call(rig: Rig) -> None:
+    """Modern era: two questions in two rounds; the first Allow rides along, single-use."""
+    rig.manager.store_secret("first", rig.canary + "-1")
+    rig.manager.store_secret("second", rig.canary + "-2")
+
+    async def main() -> list[str]:
+        async with rig.client(choose("Allow")) as c:
+            return [await rig.call(None, "use_two", client=c) for _ in range(2)]
+
+    texts = asyncio.run(main())
+    expected = (f"used first {fingerprint(rig.canary + '-1')} "
+                f"second {fingerprint(rig.canary + '-2')}")
+    assert texts == [expected] * 2
+    asked = ["'first'" in m and "'second'" not in m for m, _ in rig.prompts]
+    assert asked == [True, False, True, False]  # one-time grants did not outlive their call
+    rig.assert_no_leak()
+    rig.manager.delete_secret("first")
+    rig.manager.delete_secret("second")
+
+
+# ---------------------------------------------------------------- the seed and the one-liner
+
+
+def continue_then_allow(rig: Rig, gate: Path | None = None) -> Answer:
+    async def human(message: str, schema: dict[str, Any]) -> Any:
+        options = schema["properties"]["value"]["enum"]
+        if "Continue" in options:
+            rec = (await rig.wait_records())[-1]
+            assert code_in(message) == code_in(rec["template"]["description"])
+            rig.scan_argv()
+            if gate is not None:
+                gate.touch()
+            return {"value": "Continue"}
+        return {"value": "Allow"}
+
+    return human
+
+
+def test_seed_example_on_both_eras(rig: Rig) -> None:
+    gate = rig.tmp / "gate"
+    rig.env["FAKE_DIALOG_GATE"] = str(gate)
+    text = asyncio.run(rig.call(continue_then_allow(rig, gate), "secure_api_request"))
+    assert text == f"✅ Making API request with key {fingerprint(rig.canary)}"
+    assert [p[1]["properties"]["value"]["enum"][0] for p in rig.prompts] == ["Continue", "Allow"]
+    rig.assert_no_leak()
+
+
+def test_seed_example_failure_message(rig: Rig) -> None:
+    rig.env["FAKE_DIALOG_MODE"] = "hang"
+    text = asyncio.run(rig.call(choose("Cancel"), "secure_api_request"))
+    assert text.startswith("ERROR: ❌ Secret access failed: Cancelled in the MCP client"), text
+
+
+def test_requires_secret_one_liner(rig: Rig) -> None:
+    async def main() -> tuple[dict[str, Any], str, str]:
+        async with rig.client(continue_then_allow(rig)) as c:
+            tools = {t.name: t for t in await c.list_tools()}
+            first = await rig.call(None, "search", {"q": "cats"}, client=c)
+            again = await rig.call(None, "search", {"q": "dogs"}, client=c)
+            return tools["search"].input_schema, first, again
+
+    schema, first, again = asyncio.run(main())
+    assert set(schema["properties"]) == {"q"}  # the secret is not a tool argument
+    assert first == f"searched 'cats' with key {fingerprint(rig.canary)}"
+    assert again == f"searched 'dogs' with key {fingerprint(rig.canary)}"
+    # Collected once, then only the permission question.
+    assert [p[1]["properties"]["value"]["enum"][0] for p in rig.prompts] == [
+        "Continue", "Allow", "Allow"]
+    rig.assert_no_leak()
+
+
+def test_requires_secret_denied(rig: Rig) -> None:
+    rig.manager.store_secret("api_key", rig.canary)
+    text = asyncio.run(rig.call(choose("Deny"), "search", {"q": "x"}))
+    assert text.startswith("ERROR:") and "permission to use secret 'api_key' was denied" in text
+
+
+# ---------------------------------------------------------------- the real Tk dialog
+
+
+@pytest.mark.display
+def test_real_tk_dialog_end_to_end(rig: Rig) -> None:
+    """The seed tool with the REAL dialog on Xvfb, typed into with xdotool."""
+    rig.env.pop("MCP_SECRETS_DIALOG", None)
+    title = f"MCP Secrets for {rig.server_name}"
+    shots: list[Path] = []
+
+    async def human(message: str, schema: dict[str, Any]) -> Any:
+        if "Continue" not in schema["properties"]["value"]["enum"]:
+            return {"value": "Allow"}
+        wid = await asyncio.to_thread(dialog_driver.find_window, title)
+        await asyncio.to_thread(dialog_driver.wait_focus, wid)
+        rig.scan_argv()  # the dialog is up; nothing has the value on its command line
+        shot = dialog_driver.ARTIFACTS / f"e2e-dialog-{rig.mode}.png"
+        shots.append(await asyncio.to_thread(dialog_driver.screenshot, shot, wid))
+        await asyncio.to_thread(dialog_driver.type_text, rig.canary)
+        await asyncio.to_thread(dialog_driver.press, "Return")
+        return {"value": "Continue"}
+
+    text = asyncio.run(rig.call(human, "secure_api_request"))
+    assert text == f"✅ Making API request with key {fingerprint(rig.canary)}", text
+    assert rig.manager.retrieve_secret("api_key") == rig.canary
+    assert shots and shots[0].stat().st_size > 0 and rig.argv_scans == 1
+    assert not dialog_driver.window_exists(title)
+    rig.assert_no_leak()
+
+
+@pytest.mark.display
+def test_real_tk_dialog_declined_window_closes(rig: Rig) -> None:
+    rig.env.pop("MCP_SECRETS_DIALOG", None)
+    title = f"MCP Secrets for {rig.server_name}"
+
+    async def human(message: str, schema: dict[str, Any]) -> Any:
+        await asyncio.to_thread(dialog_driver.find_window, title)
+        return ElicitResult(action="decline")
+
+    text = asyncio.run(rig.call(human, "fetch_only"))
+    assert text.startswith("FAILED: Cancelled in the MCP client"), text
+    assert not dialog_driver.window_exists(title), "orphan dialog window after decline"
+
+
+@pytest.mark.display
+def test_real_tk_dialog_bad_display(rig: Rig) -> None:
+    rig.env.pop("MCP_SECRETS_DIALOG", None)
+    rig.env["DISPLAY"] = ":9999"  # set, but nothing listens: Tk itself must report it
+    text = asyncio.run(rig.call(choose("Continue"), "fetch_only"))
+    assert text.startswith("FAILED: No display is available"), text
+    assert f"mcp-secrets set {rig.server_name} api_key" in text

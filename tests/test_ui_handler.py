@@ -1,0 +1,249 @@
+"""AsyncUIHandler against the protocol: a FAKE dialog for the many edge cases, and the REAL Tk
+dialog on the rig's Xvfb for the happy path and for "close really removes the window"."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mcp_secrets.errors import DialogCancelled, DialogError, DialogTimeout, NoDisplayError
+from mcp_secrets.ui_handler import AsyncUIHandler, default_command, default_timeout
+from tests import dialog_driver
+
+FAKE = [sys.executable, str(Path(__file__).with_name("fake_dialog.py"))]
+CANARY = "canary-UIH-5f1d0c9e-never-in-argv"
+
+
+def template(title: str = "MCP Secrets for unit", required: bool = True) -> dict[str, Any]:
+    return {
+        "title": title,
+        "description": "Verification Code: ABCD-EFGH",
+        "fields": [
+            {"name": "api_key", "label": "API Key", "field_type": "password", "required": required},
+            {"name": "user", "label": "User", "field_type": "text", "required": False},
+        ],
+    }
+
+
+def gone(pid: int) -> bool:
+    """Reaped (not merely dead): kill(pid, 0) fails only once no zombie is left."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def dead(pid: int, within: float = 10.0) -> bool:
+    """For grandchildren we do not reap ourselves: gone or a zombie of someone else."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return True
+        if state == "Z":
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.fixture
+def fake_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    record = tmp_path / "record"
+    record.mkdir()
+    values = tmp_path / "values.json"
+    values.write_text(json.dumps({"api_key": CANARY}))
+    monkeypatch.setenv("FAKE_DIALOG_RECORD", str(record))
+    monkeypatch.setenv("FAKE_DIALOG_VALUES", str(values))
+    return tmp_path
+
+
+def records(tmp_path: Path) -> list[dict[str, Any]]:
+    return [json.loads(p.read_text()) for p in sorted((tmp_path / "record").glob("*.json"))]
+
+
+async def wait_record(tmp_path: Path) -> dict[str, Any]:
+    for _ in range(1000):
+        found = records(tmp_path)
+        if found:
+            return found[0]
+        await asyncio.sleep(0.01)
+    raise AssertionError("the fake dialog never started")
+
+
+def test_submit_roundtrip_template_only_on_stdin(fake_env: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    gate = fake_env / "gate"
+    monkeypatch.setenv("FAKE_DIALOG_GATE", str(gate))
+
+    async def main() -> None:
+        session = await AsyncUIHandler(FAKE, timeout=60).start(template())
+        rec = await wait_record(fake_env)
+        assert rec["template"] == template() | {"fields": rec["template"]["fields"]}
+        assert rec["template"]["description"] == "Verification Code: ABCD-EFGH"
+        # The template (and so the code) is not in argv nor in the environment of the child.
+        argv = Path(f"/proc/{session.pid}/cmdline").read_bytes()
+        environ = Path(f"/proc/{session.pid}/environ").read_bytes()
+        assert b"ABCD-EFGH" not in argv and b"ABCD-EFGH" not in environ
+        # A new session: the dialog leads its own process group.
+        assert os.getpgid(session.pid) == session.pid
+        gate.touch()
+        assert await session.wait() == {"api_key": CANARY}
+        await session.close()
+        assert gone(session.pid)
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    ("mode", "error", "text"),
+    [
+        ("cancel", DialogCancelled, "cancelled"),
+        ("nodisplay", NoDisplayError, "no display available"),
+        ("garbage", DialogError, "not JSON"),
+        ("extra", DialogError, "did not ask for"),
+    ],
+)
+def test_failures_are_clear_errors(fake_env: Path, monkeypatch: pytest.MonkeyPatch, mode: str,
+                                   error: type[Exception], text: str) -> None:
+    monkeypatch.setenv("FAKE_DIALOG_MODE", mode)
+    with pytest.raises(error, match=text) as info:
+        asyncio.run(AsyncUIHandler(FAKE, timeout=60).run(template()))
+    assert CANARY not in str(info.value) and "this is not json" not in str(info.value)
+    assert "not_in_template" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("values", "text"),
+    [({"user": "bob"}, "required field"), ({"api_key": 42}, "non-string"), ([CANARY], "object")],
+)
+def test_malformed_output_never_quoted(fake_env: Path, values: object, text: str) -> None:
+    (fake_env / "values.json").write_text(json.dumps(values))
+    with pytest.raises(DialogError, match=text) as info:
+        asyncio.run(AsyncUIHandler(FAKE, timeout=60).run(template()))
+    assert CANARY not in str(info.value) and "bob" not in str(info.value)
+
+
+def test_optional_fields_may_be_omitted(fake_env: Path) -> None:
+    assert asyncio.run(AsyncUIHandler(FAKE, timeout=60).run(template())) == {"api_key": CANARY}
+
+
+def test_timeout_kills_and_reaps(fake_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_DIALOG_MODE", "hang")
+
+    async def main() -> int:
+        session = await AsyncUIHandler(FAKE, timeout=0.5).start(template())
+        with pytest.raises(DialogTimeout, match=r"within 0\.5 s"):
+            await session.wait()
+        await session.close()
+        return session.pid
+
+    assert gone(asyncio.run(main()))
+
+
+def test_timeout_reaps_even_if_nobody_waits(fake_env: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_DIALOG_MODE", "hang")
+
+    async def main() -> int:
+        session = await AsyncUIHandler(FAKE, timeout=0.3).start(template())
+        assert await session.wait_exit(30)  # the session's own watchdog closed it
+        await session.close()
+        return session.pid
+
+    assert gone(asyncio.run(main()))
+
+
+def test_cancelling_wait_kills_the_whole_group(fake_env: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_DIALOG_MODE", "family")
+
+    async def main() -> tuple[int, int]:
+        session = await AsyncUIHandler(FAKE, timeout=60).start(template())
+        rec = await wait_record(fake_env)
+        waiter = asyncio.ensure_future(session.wait())
+        await asyncio.sleep(0)
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        await session.close()  # idempotent: joins the close the cancellation started
+        await session.close()
+        return session.pid, rec["grandchild"]
+
+    pid, grandchild = asyncio.run(main())
+    assert gone(pid)
+    assert dead(grandchild), "the dialog's own child survived: process group not killed"
+
+
+def test_close_escalates_to_sigkill(fake_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_DIALOG_MODE", "stubborn")
+    monkeypatch.setattr("mcp_secrets.ui_handler.KILL_GRACE", 0.3)
+
+    async def main() -> tuple[int, int | None]:
+        session = await AsyncUIHandler(FAKE, timeout=60).start(template())
+        await wait_record(fake_env)  # SIGTERM is ignored from here on
+        await session.close()
+        return session.pid, session.returncode
+
+    pid, code = asyncio.run(main())
+    assert code == -9 and gone(pid)
+
+
+def test_bad_template_spawns_nothing(fake_env: Path) -> None:
+    bad = template() | {"fields": [{"name": "k", "field_type": "colour"}]}
+    with pytest.raises(DialogError, match="unknown field_type"):
+        asyncio.run(AsyncUIHandler(FAKE, timeout=60).run(bad))
+    assert records(fake_env) == []
+
+
+def test_missing_program_is_a_clear_error() -> None:
+    with pytest.raises(DialogError, match="could not start the credential dialog"):
+        asyncio.run(AsyncUIHandler(["/nonexistent/dialog"], timeout=5).run(template()))
+
+
+def test_environment_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MCP_SECRETS_DIALOG", raising=False)
+    monkeypatch.delenv("MCP_SECRETS_DIALOG_TIMEOUT", raising=False)
+    assert default_command() == [sys.executable, "-m", "mcp_secrets.dialog"]
+    assert default_timeout() == 300
+    monkeypatch.setenv("MCP_SECRETS_DIALOG", "zenity-wrapper --flag 'two words'")
+    monkeypatch.setenv("MCP_SECRETS_DIALOG_TIMEOUT", "12.5")
+    handler = AsyncUIHandler()
+    assert handler.command == ["zenity-wrapper", "--flag", "two words"]
+    assert handler.timeout == 12.5
+    monkeypatch.setenv("MCP_SECRETS_DIALOG_TIMEOUT", "soon")
+    with pytest.raises(DialogError, match="MCP_SECRETS_DIALOG_TIMEOUT"):
+        AsyncUIHandler()
+
+
+@pytest.mark.display
+def test_real_tk_dialog_submit_and_close() -> None:
+    """The real dialog: typed into with xdotool, and a second one closed by the handler."""
+    title = dialog_driver.unique_title("MCP Secrets for uih")
+
+    async def main() -> tuple[dict[str, str], int, str]:
+        handler = AsyncUIHandler(timeout=60)
+        session = await handler.start(template(title))
+        wid = await asyncio.to_thread(dialog_driver.find_window, title)
+        await asyncio.to_thread(dialog_driver.wait_focus, wid)
+        await asyncio.to_thread(dialog_driver.type_text, "typed-in-tk")
+        await asyncio.to_thread(dialog_driver.press, "Return")
+        values = await session.wait()
+        await session.close()
+        second = await handler.start(template(title + " 2"))
+        await asyncio.to_thread(dialog_driver.find_window, title + " 2")
+        await second.close()
+        return values, second.pid, title + " 2"
+
+    values, pid, second_title = asyncio.run(main())
+    assert values == {"api_key": "typed-in-tk"}
+    assert gone(pid)
+    assert not dialog_driver.window_exists(second_title), "orphan window after close()"
