@@ -9,7 +9,8 @@ environment (never a value: values come from a file, as a human's typing would):
   the template it received (templates carry no secrets), so tests can compare codes and
   check the pid is gone afterwards.
 - FAKE_DIALOG_MODE: submit (default) | cancel | hang | stubborn (ignores SIGTERM) |
-  family (starts a grandchild, records its pid, hangs) | nodisplay | garbage | extra.
+  family (starts a grandchild, records its pid, hangs) | nodisplay | garbage | extra |
+  flood (8 MiB on stdout).
 - FAKE_DIALOG_VALUES: a JSON file of {field: value} to "type" on submit.
 - FAKE_DIALOG_GATE: a path; submit waits until it exists (the human pressing Enter).
 """
@@ -59,6 +60,10 @@ def main() -> int:
         _hang()
     if mode == "garbage":
         sys.stdout.write("this is not json\n")
+        return 0
+    if mode == "flood":  # a runaway dialog: 8 MiB of output, then a clean exit
+        for _ in range(128):
+            sys.stdout.write("x" * 65536)
         return 0
     gate = os.environ.get("FAKE_DIALOG_GATE")
     if gate:

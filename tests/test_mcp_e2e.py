@@ -494,13 +494,14 @@ def test_real_tk_dialog_end_to_end(rig: Rig) -> None:
         shot = dialog_driver.ARTIFACTS / f"e2e-dialog-{rig.mode}.png"
         shots.append(await asyncio.to_thread(dialog_driver.screenshot, shot, wid))
         await asyncio.to_thread(dialog_driver.type_text, rig.canary)
+        rig.scan_argv()  # typed into the real window, not yet submitted: in no process's argv
         await asyncio.to_thread(dialog_driver.press, "Return")
         return {"value": "Continue"}
 
     text = asyncio.run(rig.call(human, "secure_api_request"))
     assert text == f"✅ Making API request with key {fingerprint(rig.canary)}", text
     assert rig.manager.retrieve_secret("api_key") == rig.canary
-    assert shots and shots[0].stat().st_size > 0 and rig.argv_scans == 1
+    assert shots and shots[0].stat().st_size > 0 and rig.argv_scans == 2
     assert not dialog_driver.window_exists(title)
     rig.assert_no_leak()
 

@@ -110,6 +110,7 @@ def test_submit_roundtrip_template_only_on_stdin(fake_env: Path,
         ("nodisplay", NoDisplayError, "no display available"),
         ("garbage", DialogError, "not JSON"),
         ("extra", DialogError, "did not ask for"),
+        ("flood", DialogError, "wrote more than"),
     ],
 )
 def test_failures_are_clear_errors(fake_env: Path, monkeypatch: pytest.MonkeyPatch, mode: str,

@@ -28,6 +28,9 @@ DEFAULT_TIMEOUT = 300.0
 #: How long a dialog gets to exit after SIGTERM before SIGKILL.
 KILL_GRACE = 2.0
 _MAX_REASON = 300
+#: More output than this is not a dialog answering (values are capped far below it anyway).
+MAX_STDOUT = 1 << 20
+MAX_STDERR = 64 << 10
 
 
 def default_command() -> list[str]:
@@ -85,7 +88,7 @@ class DialogSession:
         self._closed_by_us = False
         self._closer: asyncio.Future[None] | None = None
         self._io: asyncio.Future[tuple[bytes, bytes]] = asyncio.ensure_future(
-            proc.communicate(payload)
+            _exchange(proc, payload)
         )
         self._watchdog = loop.call_at(self.deadline, self._on_timeout)
         self._io.add_done_callback(lambda _f: self._watchdog.cancel())
@@ -191,6 +194,10 @@ class DialogSession:
 
     def _parse(self, stdout: bytes) -> dict[str, str]:
         """Check the output against the template; messages name fields, never values."""
+        if len(stdout) > MAX_STDOUT:
+            raise DialogError(
+                f"the credential dialog wrote more than {MAX_STDOUT} bytes; output ignored"
+            )
         try:
             data = json.loads(stdout)
         except (ValueError, RecursionError):
@@ -219,6 +226,34 @@ class DialogSession:
     def __repr__(self) -> str:
         state = "running" if not self.finished else f"exited {self.returncode}"
         return f"<DialogSession pid={self.pid} {state}>"
+
+
+async def _exchange(proc: asyncio.subprocess.Process, payload: bytes) -> tuple[bytes, bytes]:
+    """Like `communicate`, but keeps at most MAX_STDOUT+1 / MAX_STDERR bytes of output.
+
+    The rest is read and dropped, so a runaway dialog can neither fill our memory nor block
+    on a full pipe; the session's watchdog still ends it at the deadline.
+    """
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+
+    async def feed(stdin: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            stdin.write(payload)
+            await stdin.drain()
+        stdin.close()
+
+    async def drain(stream: asyncio.StreamReader, keep: int) -> bytes:
+        kept = bytearray()
+        while chunk := await stream.read(65536):
+            if len(kept) < keep:
+                kept += chunk[: keep - len(kept)]
+        return bytes(kept)
+
+    _, out, err = await asyncio.gather(
+        feed(proc.stdin), drain(proc.stdout, MAX_STDOUT + 1), drain(proc.stderr, MAX_STDERR)
+    )
+    await proc.wait()
+    return out, err
 
 
 def _reason(stderr: bytes) -> str:

@@ -212,8 +212,9 @@ class DialogApp:
                 anchor="w"
             )
             tk.Label(box, text=code, bg=CODE_BG, fg=ACCENT, font=self.code_font).pack(anchor="w")
-            tk.Label(box, text="Check that your AI app shows the same code before you type.",
-                     bg=CODE_BG, fg=MUTED, font=self.small_font).pack(anchor="w")
+            if "same code" not in description.lower():  # the template may say it already
+                tk.Label(box, text="Check that your MCP client shows the same code before you "
+                         "type.", bg=CODE_BG, fg=MUTED, font=self.small_font).pack(anchor="w")
         if description.strip():
             ttk.Label(outer, text=description.strip(), style="Desc.TLabel", wraplength=460,
                       justify="left").grid(row=2, column=0, sticky="w", pady=(12, 0))
