@@ -5,9 +5,9 @@ driven with xdotool in the e2e tests marked `display`; this stands in for it els
 Selected with MCP_SECRETS_DIALOG="python tests/fake_dialog.py". Behaviour comes from the
 environment (never a value: values come from a file, as a human's typing would):
 
-- FAKE_DIALOG_RECORD: a directory; on start the fake writes `<pid>.json` holding its pid and
-  the template it received (templates carry no secrets), so tests can compare codes and
-  check the pid is gone afterwards.
+- FAKE_DIALOG_RECORD: a directory; on start the fake writes `<pid>.json` holding its pid, its
+  parent's pid (the server) and the template it received (templates carry no secrets), so
+  tests can compare codes and check the pid is gone afterwards.
 - FAKE_DIALOG_MODE: submit (default) | cancel | hang | stubborn (ignores SIGTERM) |
   family (starts a grandchild, records its pid, hangs) | nodisplay | garbage | extra |
   flood (8 MiB on stdout).
@@ -44,7 +44,7 @@ def _hang() -> None:
 def main() -> int:
     template = json.loads(sys.stdin.read())
     mode = os.environ.get("FAKE_DIALOG_MODE", "submit")
-    record: dict[str, object] = {"template": template, "mode": mode}
+    record: dict[str, object] = {"template": template, "mode": mode, "ppid": os.getppid()}
     if mode == "family":
         child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
         record["grandchild"] = child.pid

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from collections import Counter
 
 from mcp_secrets.backends.base import Backend
@@ -147,3 +148,17 @@ class FakeLeakyBrokenBackend(MemoryBackend):
         if "get" in self.fail_on and value is not None and not key.startswith("__"):
             raise RuntimeError(f"cannot decode {value!r}")
         return value
+
+
+def wait_child(pid: int, limit: float = 60.0) -> int:
+    """A forked child's exit code; one still running after `limit` s is killed and reported
+    as -1, so a deadlocked child fails the test instead of hanging the run."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    return -1

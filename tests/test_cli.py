@@ -172,6 +172,10 @@ def test_value_on_the_command_line_is_refused_and_not_echoed(server_name: str) -
     proc = run("list", server_name, value, secret=value)
     assert proc.returncode == 2
     one_line_failure(proc)
+    # Nor does a "command" that is really a value pasted in the wrong place.
+    proc = run(value, secret=value)
+    assert proc.returncode == 2
+    assert "invalid choice" in one_line_failure(proc)
 
 
 def test_empty_value_refused(server_name: str) -> None:
@@ -279,6 +283,14 @@ def test_passphrase_without_a_bus_uses_the_encrypted_file(tmp_path: Path) -> Non
     assert files, "the encrypted store wrote nothing under MCP_SECRETS_DATA_DIR"
     for f in files:
         assert value.encode() not in f.read_bytes()  # encrypted, not plaintext
+
+
+def test_doctor_leaves_no_probe_file_behind_a_passphrase_change(tmp_path: Path) -> None:
+    for passphrase in ("first passphrase", "second passphrase"):
+        env = _no_bus_env(MCP_SECRETS_PASSPHRASE=passphrase, MCP_SECRETS_DATA_DIR=str(tmp_path))
+        report = json.loads(run("doctor", "--json", env=env).stdout)
+        assert report["ok"] is True, report
+        assert [p for p in tmp_path.rglob("*.enc")] == []
 
 
 # ---------------------------------------------------------------- a real terminal

@@ -5,17 +5,22 @@ The invariant under test: index ⊇ stored names at every moment; after repair()
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from mcp_secrets import selection
+from mcp_secrets import storage as storage_module
+from mcp_secrets.backends.memory import MemoryBackend
 from mcp_secrets.backends.secret_service import SecretServiceBackend
 from mcp_secrets.storage import CHUNK_PREFIX, INDEX_KEY, MCPSecretsStorage
-from tests.helpers_backends import LimitedSecretService
+from tests.helpers_backends import LimitedSecretService, wait_child
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.keychain
@@ -43,9 +48,7 @@ def stored_names(storage: MCPSecretsStorage) -> set[str]:
 
 
 def index_names(server: str) -> set[str]:
-    fresh = MCPSecretsStorage(server, backend=SecretServiceBackend())
-    fresh._cgen = -1
-    return set(fresh.list_secrets())
+    return set(MCPSecretsStorage(server, backend=SecretServiceBackend()).list_secrets())
 
 
 def test_concurrent_writers_lose_nothing(server_name: str) -> None:
@@ -80,10 +83,11 @@ import sys, itertools
 from mcp_secrets.storage import MCPSecretsStorage
 from mcp_secrets.backends.secret_service import SecretServiceBackend
 s = MCPSecretsStorage(sys.argv[1], backend=SecretServiceBackend())
-s.store_secret("warm", "up")  # connected and writing before the clock starts
-print("ready", flush=True)
+s.store_secret("warm", "up")
 for i in itertools.count():
     s.store_secret(f"k{i % 7}-{i}", "x" * (i % 50))
+    if i == 0:
+        print("wrote", flush=True)  # the round has begun, however loaded the machine is
     if i % 3 == 0:
         s.delete_secret(f"k{(i - 3) % 7}-{i - 3}")
 """
@@ -95,12 +99,12 @@ def test_writer_killed_at_random_points_keeps_index_a_superset(server_name: str)
         proc = subprocess.Popen([sys.executable, "-c", LOOP, server_name], cwd=REPO,
                                 stdout=subprocess.PIPE, text=True)
         assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "ready"
-        time.sleep(delay)  # lands somewhere inside a write: which one varies per round
+        assert proc.stdout.readline().strip() == "wrote"
+        time.sleep(delay)  # not a wait: lands the kill inside some later write, varying per round
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         stored = stored_names(storage)
-        assert stored, "the writer never wrote: the test would prove nothing"
+        assert stored - {"warm"}  # the loop wrote (and confirmed it) before the kill
         assert index_names(server_name) >= stored
     report = storage.repair()
     assert report["unindexed_added"] == 0  # the invariant held throughout
@@ -173,3 +177,81 @@ def test_killed_chunked_write_keeps_the_old_value(server_name: str) -> None:
     index_chunks = {k for k in chunks if k.startswith(CHUNK_PREFIX + INDEX_KEY)}
     assert chunks - index_chunks == {k for k in old_chunks if "__big__" in k}
     assert reader.retrieve_secret("big") == old
+
+
+REWRITE = """
+import sys
+from mcp_secrets.storage import MCPSecretsStorage
+from tests.helpers_backends import LimitedSecretService, wait_child
+MCPSecretsStorage(sys.argv[1], backend=LimitedSecretService()).store_secret("big", sys.argv[2])
+"""
+
+
+class _RewriteMidRead(LimitedSecretService):
+    """The real Secret Service; the first time a chunk is read, another PROCESS rewrites the
+    value completely (new chunks, new marker, old chunks deleted) before the read goes on —
+    the interleaving an unlocked reader meets when a writer is fast."""
+
+    def __init__(self, server: str, new: str) -> None:
+        super().__init__()
+        self.server, self.new, self.fired = server, new, False
+
+    def get(self, service: str, key: str) -> str | None:
+        if key.startswith(CHUNK_PREFIX) and not self.fired:
+            self.fired = True
+            proc = subprocess.run([sys.executable, "-c", REWRITE, self.server, self.new],
+                                  cwd=REPO, capture_output=True, text=True, timeout=120)
+            assert proc.returncode == 0, proc.stderr
+        return super().get(service, key)
+
+
+def test_read_racing_a_chunked_rewrite_is_not_reported_as_corruption(server_name: str) -> None:
+    old, new = "old-value-" * 200, "new-value-" * 200
+    MCPSecretsStorage(server_name, backend=LimitedSecretService()).store_secret("big", old)
+    backend = _RewriteMidRead(server_name, new)
+    reader = MCPSecretsStorage(server_name, backend=backend)
+    assert reader.retrieve_secret("big") == new
+    assert backend.fired
+    # The index is chunked the same way once it outgrows an entry: listing must not fail either.
+    names = [f"a_rather_long_secret_name_{i:02d}" for i in range(12)]
+    writer = MCPSecretsStorage(server_name, backend=LimitedSecretService())
+    for n in names:
+        writer.store_secret(n, "v")
+    backend.fired, backend.new = False, "newer"
+    lister = MCPSecretsStorage(server_name, backend=backend)
+    assert lister.list_secrets() == sorted(["big", *names])
+    assert backend.fired
+
+
+def test_fork_while_another_thread_holds_the_module_locks(server_name: str) -> None:
+    storage = MCPSecretsStorage(server_name, backend=MemoryBackend())
+    storage.store_secret("k", "parent")
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:  # as a thread caching a read, or probing the keychain, at fork time
+        with storage_module._cache_lock, selection._lock:
+            held.set()
+            release.wait()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert held.wait(60)
+    try:
+        pid = os.fork()
+        if pid == 0:  # the holder thread does not exist here: its lock must not either
+            code = 1
+            try:
+                storage.store_secret("k", "child")
+                os.environ["MCP_SECRETS_BACKEND"] = "memory"
+                selection.reset()
+                fresh = MCPSecretsStorage(server_name + "-new")  # the default store
+                fresh.store_secret("x", "y")
+                if storage.retrieve_secret("k") == "child" and fresh.list_secrets() == ["x"]:
+                    code = 0
+            finally:
+                os._exit(code)
+    finally:
+        release.set()
+        thread.join()
+    assert wait_child(pid) == 0
+    assert storage.retrieve_secret("k") == "parent"  # MemoryBackend: the child's copy was its own

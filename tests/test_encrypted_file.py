@@ -311,22 +311,21 @@ def test_killed_writer_never_leaves_a_half_written_file(data_dir: Path) -> None:
         b = EncryptedFileBackend()
         n = json.loads(b.get({SERVICE!r}, "counter"))["n"]
         b.set({SERVICE!r}, "shadow", str(n))  # catch up after the previous kill
-        print("ready", flush=True)
         while True:
             n += 1
             value = {{"n": n, "pad": "p" * 200_000, "check": n * 7}}
             b.set({SERVICE!r}, "counter", json.dumps(value))
+            print("wrote", flush=True)  # the first one tells the parent the round has begun
             b.set({SERVICE!r}, "shadow", str(n))
     """
     rng = random.Random(1234)
     last = 0
-    advanced = 0
     for _ in range(25):
         proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)],
                                 stdout=subprocess.PIPE, text=True)
         assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "ready"
-        time.sleep(rng.uniform(0.0, 0.08))
+        assert proc.stdout.readline().strip() == "wrote"  # waits however slow the disk is
+        time.sleep(rng.uniform(0.0, 0.08))  # not a wait: picks a random point to kill at
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         state = EncryptedFileBackend()
@@ -334,10 +333,8 @@ def test_killed_writer_never_leaves_a_half_written_file(data_dir: Path) -> None:
         assert value["check"] == value["n"] * 7 and value["pad"] == "p" * 200_000
         shadow = int(state.get(SERVICE, "shadow") or 0)
         assert shadow in (value["n"], value["n"] - 1)  # killed between the two writes at most
-        assert value["n"] >= last
-        advanced += value["n"] > last
+        assert value["n"] > last  # each round wrote at least once before its kill
         last = value["n"]
-    assert advanced >= 5, "the writer was killed before it ever wrote: the test proved nothing"
     # temp files a killed writer left behind are removed by the next write, under the lock
     b.set(SERVICE, "after", "1")
     leftovers = [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")]

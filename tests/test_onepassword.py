@@ -83,6 +83,19 @@ def test_values_travel_in_a_private_template_file_never_argv(fake: dict[str, Pat
     assert item["fields"] == [{"id": "key", "label": "key", "type": "CONCEALED", "value": CANARY}]
 
 
+def test_op_child_does_not_inherit_the_file_store_passphrase(
+    fake: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MCP_SECRETS_PASSPHRASE", CANARY)
+    s = OnePasswordStorage("srv", vault="Dev", op_path=FAKE_OP)
+    s.save("api", {"key": "v"})
+    assert s.get("api") == {"key": "v"}
+    logged = calls(fake["log"])
+    assert len(logged) >= 3  # lookup, create, get: the fake really ran
+    assert not any(c["passphrase_in_env"] for c in logged)
+    assert os.environ["MCP_SECRETS_PASSPHRASE"] == CANARY  # our own environment is untouched
+
+
 def test_items_made_by_hand_read_as_strings(fake: dict[str, Path]) -> None:
     fake["store"].write_text(json.dumps({"Dev": {"github": {
         "id": "x1", "title": "github", "category": "LOGIN", "tags": [],

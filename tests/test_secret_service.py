@@ -17,6 +17,7 @@ import pytest
 from mcp_secrets.backends.secret_service import SecretServiceBackend
 from mcp_secrets.errors import BackendError, KeychainLockedError, NoKeychainError, SecretsError
 from tests import rig
+from tests.helpers_backends import wait_child
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.keychain
@@ -98,8 +99,7 @@ def test_connection_survives_fork(service: str) -> None:
                 code = 0
         finally:
             os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+    assert wait_child(pid) == 0
     assert backend.get(service, "k") == "child"  # and the parent's connection still works
 
 

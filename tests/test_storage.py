@@ -185,7 +185,6 @@ def test_chunking_on_a_small_limit_store(server_name: str) -> None:
     chunks = [k for k in backend.keys(storage.service) if k.startswith("__chunk__big")]
     assert len(chunks) > 30
     fresh = MCPSecretsStorage(server_name, backend=backend)
-    fresh._cgen = -1
     assert fresh.retrieve_secret("big") == value
     storage.store_secret("big", "small now")  # the old chunks are deleted
     assert [k for k in backend.keys(storage.service) if k.startswith("__chunk__")] == []
@@ -200,7 +199,6 @@ def test_marker_lookalike_and_large_index_on_small_limit_store(server_name: str)
         storage.store_secret(n, MARKER_PREFIX + n)
     assert len(backend.get(storage.service, INDEX_KEY) or "") < SMALL_LIMIT  # index is chunked
     fresh = MCPSecretsStorage(server_name, backend=backend)
-    fresh._cgen = -1
     assert fresh.list_secrets() == sorted(names)
     assert all(fresh.retrieve_secret(n) == MARKER_PREFIX + n for n in names)
 
@@ -217,11 +215,30 @@ def test_corrupted_chunks_are_detected_not_returned(server_name: str, damage: st
     else:
         backend.delete(storage.service, chunk)
     reader = MCPSecretsStorage(server_name, backend=backend)
-    reader._cgen = -1
     with pytest.raises(BackendError, match="corrupted") as info:
         reader.retrieve_secret("big")
     text = "".join(traceback.format_exception(info.value))
     assert "CANARY" not in text
+
+
+def test_repair_rebuilds_an_index_whose_chunks_are_lost(server_name: str) -> None:
+    backend = FakeSmallLimitBackend()
+    storage = MCPSecretsStorage(server_name, backend=backend)
+    names = [f"credential_number_{i:03d}_with_a_long_name" for i in range(20)]
+    for n in names:
+        storage.store_secret(n, "v")
+    index_chunks = [k for k in backend.keys(storage.service)
+                    if k.startswith("__chunk__" + INDEX_KEY)]
+    assert index_chunks  # the index really is chunked
+    backend.delete(storage.service, index_chunks[0])
+    reader = MCPSecretsStorage(server_name, backend=backend)
+    with pytest.raises(BackendError, match=r"index .* is corrupted"):
+        reader.list_secrets()
+    report = reader.repair()
+    assert report["index_rebuilt"] and report["unindexed_added"] == 20
+    assert reader.list_secrets() == sorted(names)
+    assert reader.clear_secrets() == 20
+    assert backend.keys(storage.service) == []
 
 
 class _Crash(BaseException):
@@ -253,6 +270,16 @@ def test_interrupted_chunked_write_keeps_the_old_value(server_name: str) -> None
     report = reader.repair()
     assert report["orphan_chunks_removed"] == 2
     assert reader.retrieve_secret("big") == old
+
+
+def test_a_failed_value_write_leaves_no_ghost_in_the_index(server_name: str) -> None:
+    backend = FakeLeakyBrokenBackend({"set"})  # the store refuses every value, not the index
+    storage = MCPSecretsStorage(server_name, backend=backend)
+    with pytest.raises(BackendError):
+        storage.store_secret("new_name", "v")
+    assert storage.list_secrets() == []
+    assert MCPSecretsStorage(server_name, backend=backend).list_secrets() == []
+    assert backend.keys(storage.service) in ([], [INDEX_KEY])
 
 
 def test_small_limit_below_a_marker_is_refused(server_name: str) -> None:

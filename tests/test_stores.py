@@ -318,6 +318,8 @@ def test_envvar_auto_save_changes_this_process_only(clean_env: pytest.MonkeyPatc
         ({"bad-field": "x"}, InvalidSecretName),
         ({}, ValueError),
         ({"key": "nul\0byte"}, ValueError),
+        # valid first field, unencodable second: nothing may be half-applied
+        ({"key": "ok", "client_id": "lone-\ud800-surrogate"}, ValueError),
     ):
         with pytest.raises(exc) as info:
             s.save("api", bad)

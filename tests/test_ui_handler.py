@@ -248,3 +248,32 @@ def test_real_tk_dialog_submit_and_close() -> None:
     assert values == {"api_key": "typed-in-tk"}
     assert gone(pid)
     assert not dialog_driver.window_exists(second_title), "orphan window after close()"
+
+
+@pytest.mark.display
+def test_dialog_child_environment_is_minimal(fake_env: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server's environment (API keys, the file store's passphrase) does not reach the
+    dialog: our Tk dialog gets an allowlist; a custom one everything but the passphrase."""
+    monkeypatch.setenv("OTHER_SERVICE_API_KEY", CANARY + "-env")
+    monkeypatch.setenv("MCP_SECRETS_PASSPHRASE", CANARY + "-pass")
+    monkeypatch.setenv("FAKE_DIALOG_MODE", "hang")
+
+    async def environ_of(handler: AsyncUIHandler, title: str) -> bytes:
+        session = await handler.start(template(title))
+        try:
+            if handler.is_default_dialog:
+                await asyncio.to_thread(dialog_driver.find_window, title)
+            else:
+                await wait_record(fake_env)
+            return Path(f"/proc/{session.pid}/environ").read_bytes()
+        finally:
+            await session.close()
+
+    tk_env = asyncio.run(environ_of(AsyncUIHandler(timeout=60),
+                                    dialog_driver.unique_title("MCP Secrets for env")))
+    custom_env = asyncio.run(environ_of(AsyncUIHandler(FAKE, timeout=60), "custom"))
+    assert CANARY.encode() not in tk_env and b"FAKE_DIALOG_MODE=" not in tk_env
+    assert f"DISPLAY={os.environ['DISPLAY']}".encode() in tk_env.split(b"\0")
+    assert (CANARY + "-pass").encode() not in custom_env
+    assert b"FAKE_DIALOG_MODE=hang" in custom_env.split(b"\0")

@@ -17,12 +17,10 @@ import hashlib
 import mmap
 import os
 import re
-import threading
 from pathlib import Path
 
 _SIZE = 8
 _registry: dict[str, Generation] = {}
-_registry_lock = threading.Lock()
 
 
 def state_file_stem(service: str) -> str:
@@ -49,18 +47,18 @@ class Generation:
 
     @classmethod
     def for_service(cls, service: str) -> Generation:
-        """One mapping per service per process (a MAP_SHARED mapping survives `fork` as-is)."""
+        """One mapping per service per process (a MAP_SHARED mapping survives `fork` as-is).
+
+        No thread lock (one held at fork time would deadlock the child): racing threads may
+        each map the file; both mappings see the same counter and `setdefault` keeps one.
+        """
         gen = _registry.get(service)
         if gen is None:
-            with _registry_lock:
-                gen = _registry.get(service)
-                if gen is None:
-                    from mcp_secrets.paths import state_dir
+            from mcp_secrets.paths import state_dir
 
-                    folder = state_dir() / "generations"
-                    folder.mkdir(mode=0o700, exist_ok=True)
-                    gen = cls(folder / f"{state_file_stem(service)}.gen")
-                    _registry[service] = gen
+            folder = state_dir() / "generations"
+            folder.mkdir(mode=0o700, exist_ok=True)
+            gen = _registry.setdefault(service, cls(folder / f"{state_file_stem(service)}.gen"))
         return gen
 
     @property

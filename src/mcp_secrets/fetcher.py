@@ -47,6 +47,8 @@ PROGRESS_EVERY = 15.0
 #: On 2026-07-28 the question leaves with the first leg; a dialog that fails at once (no
 #: display) is caught within this grace, so the human is not shown a code for nothing.
 EARLY_EXIT_GRACE = 0.3
+#: 2026-07-28: how long past its deadline a dialog's outcome waits for the client's retry.
+RESULT_GRACE = 60.0
 _INFO_KEYS = {"label", "field_type", "required", "default", "placeholder", "help_text"}
 
 
@@ -207,9 +209,22 @@ async def fetch_secrets(
         require_middleware(ctx)
         if form_elicitation_supported(ctx):
             return await _modern(ctx, flow)
-    elif form_elicitation_supported(ctx):
-        return await flow.run(ctx, _handshake)
-    return await flow.run(ctx, _dialog_only)
+    if not await flow.wait_for_others(ctx):
+        return True, f"All requested secrets are already stored for {server}."
+    body = _handshake if form_elicitation_supported(ctx) and not is_modern(ctx) else _dialog_only
+    return await flow.run(ctx, body)
+
+
+#: Secrets being collected right now, by (server, name) -> the collecting flow's claim.
+_COLLECTING: dict[tuple[str, str], asyncio.Future[None]] = {}
+
+
+def _release(claim: asyncio.Future[None]) -> None:
+    """End a claim (idempotent): waiting flows wake up and re-check the store."""
+    if not claim.done():
+        claim.set_result(None)
+    for key in [k for k, f in _COLLECTING.items() if f is claim]:
+        del _COLLECTING[key]
 
 
 @dataclass
@@ -220,6 +235,32 @@ class _Flow:
     manager: MCPSecretsManager
     handler: AsyncUIHandler
 
+    async def wait_for_others(self, ctx: Any) -> bool:
+        """Wait while another flow in this process collects any of our secrets (one window
+        per secret, never two with different codes); then drop what it stored. False when
+        nothing is left to collect."""
+        loop = asyncio.get_running_loop()
+        while True:
+            busy = {
+                f for n in self.names
+                if (f := _COLLECTING.get((self.server, n))) is not None
+                and not f.done() and f.get_loop() is loop
+            }
+            if not busy:
+                break
+            await _info(ctx, f"Another request is already collecting {', '.join(self.names)} "
+                             "in a credential dialog; waiting for it to finish.")
+            await asyncio.wait(busy)
+        self.names = [n for n in self.names if not self.manager.secret_exists(n)]
+        return bool(self.names)
+
+    def claim(self) -> asyncio.Future[None]:
+        """Mark our secrets as being collected until `_release` of the returned future."""
+        claim: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        for name in self.names:
+            _COLLECTING[(self.server, name)] = claim
+        return claim
+
     async def start(self) -> tuple[str, DialogSession]:
         code = new_code()
         session = await self.handler.start(build_template(self.server, self.names, self.info, code))
@@ -227,17 +268,21 @@ class _Flow:
 
     async def run(self, ctx: Any, body: Any) -> tuple[bool, str]:
         """Start a dialog, run `body(ctx, flow, code, session)`, always close the dialog."""
+        claim = self.claim()
         try:
-            code, session = await self.start()
-        except DialogError as exc:
-            return _failure(exc, self.server, self.names)
-        try:
-            result: tuple[bool, str] = await body(ctx, self, code, session)
-            return result
-        except DialogError as exc:
-            return _failure(exc, self.server, self.names)
+            try:
+                code, session = await self.start()
+            except DialogError as exc:
+                return _failure(exc, self.server, self.names)
+            try:
+                result: tuple[bool, str] = await body(ctx, self, code, session)
+                return result
+            except DialogError as exc:
+                return _failure(exc, self.server, self.names)
+            finally:
+                await session.close()
         finally:
-            await session.close()
+            _release(claim)
 
     def store(self, values: Mapping[str, str]) -> tuple[bool, str]:
         stored = []
@@ -331,9 +376,15 @@ class _Running:
     id: str
     code: str
     session: DialogSession
+    claim: asyncio.Future[None]
 
 
 _RUNNING: dict[str, _Running] = {}
+
+
+def _forget(running: _Running) -> None:
+    _RUNNING.pop(running.id, None)
+    _release(running.claim)
 
 
 def _flow_key(flow: _Flow) -> str:
@@ -347,10 +398,17 @@ def _register(running: _Running) -> None:
     _RUNNING[running.id] = running
 
     def drop(_session: DialogSession) -> None:
-        # Keep a finished dialog's result until the retry collects it, but not past the deadline.
+        # Keep a finished dialog's outcome for the retry until the deadline, plus a grace so
+        # a retry that arrives just after a timeout hears "timed out", not a fresh dialog.
+        # Other flows waiting for these secrets get their turn at the deadline.
         loop = asyncio.get_running_loop()
         delay = max(0.0, running.session.deadline - loop.time())
-        loop.call_later(delay, lambda: _RUNNING.pop(running.id, None))
+        loop.call_later(delay, _release, running.claim)
+        loop.call_later(delay + RESULT_GRACE, expire)
+
+    def expire() -> None:
+        if _RUNNING.get(running.id) is running:  # never retried
+            _forget(running)
 
     running.session.add_done_callback(drop)
 
@@ -361,21 +419,26 @@ async def _modern(ctx: Any, flow: _Flow) -> tuple[bool, str]:
     key = _flow_key(flow)
     flow_id = glue.incoming_state(ctx)["flows"].get(key)
     running = _RUNNING.get(flow_id) if flow_id else None
-    answer = glue.response_for(ctx, f"mcp_secrets.fetch:{flow_id}") if flow_id else None
+    answer = await glue.response_for(ctx, f"mcp_secrets.fetch:{flow_id}") if flow_id else None
     if answer is not None and glue.chosen(answer, OPTIONS) != CONTINUE:
         if running is not None:
-            _RUNNING.pop(running.id, None)
+            _forget(running)
             await running.session.close()
         return False, "Cancelled in the MCP client; the dialog was closed, nothing stored."
     if running is None or answer is None:
         if running is None:  # first leg, or the flow expired: start (over) cleanly
+            if not await flow.wait_for_others(ctx):
+                return True, f"All requested secrets are already stored for {flow.server}."
+            claim = flow.claim()
             try:
                 code, session = await flow.start()
             except DialogError as exc:
+                _release(claim)
                 return _failure(exc, flow.server, flow.names)
-            running = _Running(secrets.token_urlsafe(12), code, session)
+            running = _Running(secrets.token_urlsafe(12), code, session, claim)
             failed = await _failed_at_once(session)
             if failed is not None:
+                _release(claim)
                 await session.close()
                 return _failure(failed, flow.server, flow.names)
             _register(running)
@@ -394,6 +457,7 @@ async def _modern(ctx: Any, flow: _Flow) -> tuple[bool, str]:
         return _failure(exc, flow.server, flow.names)
     finally:
         await running.session.close()
+        _release(running.claim)
 
 
 async def _failed_at_once(session: DialogSession) -> DialogError | None:

@@ -108,7 +108,7 @@ async def _modern(ctx: Any, key: tuple[str, str], message: str) -> None:
 
     server_name, secret_name = key
     ask_key = f"mcp_secrets.permission:{server_name}:{secret_name}"
-    answer = glue.response_for(ctx, ask_key)
+    answer = await glue.response_for(ctx, ask_key)
     if answer is not None:
         _decide(glue.chosen(answer, OPTIONS), key, secret_name)
         # Allowed: remember it for later rounds of this same call only.

@@ -54,7 +54,17 @@ class Diagnosis:
 
 Factory = Callable[[], "Backend"]
 
+#: Held while probing (up to PROBE_TIMEOUT). Replaced in a forked child, where a thread that
+#: held it at fork time does not exist and would never release it.
 _lock = threading.Lock()
+
+
+def _fresh_lock() -> None:
+    global _lock
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_fresh_lock)
 _default: Backend | None = None
 _keychain: Backend | None = None
 

@@ -14,7 +14,8 @@ It adds what a flat keychain lacks:
 * **Chunking** for stores with a size limit (Windows: 2560 bytes of UTF-16): chunks are written
   under fresh keys first, then the head entry is switched to a marker naming them and carrying
   their SHA-256, then the old chunks go. A kill at any point leaves the old or the new value,
-  never a mix; a hash mismatch on read is reported as corruption, never returned.
+  never a mix. Reads take no lock: chunks that do not fit their marker are read again under
+  the lock (a writer may have swapped them meanwhile), and only then reported as corruption.
 * **A read cache** invalidated across processes by a shared generation counter (see cache.py),
   so a repeated `retrieve_secret` costs about a dict lookup. Writes by programs that bypass
   mcp-secrets (e.g. `keyring set`) are not seen until our next write or a new process.
@@ -59,11 +60,24 @@ MAX_CACHE_ENTRIES = 4096
 LOCK_TIMEOUT = 60.0
 
 _file_locks: dict[tuple[str, int], FileLock] = {}
-_file_locks_guard = threading.Lock()
+#: Guards every instance's cache fields. Never held across I/O. Replaced in a forked child:
+#: a thread that held it at fork time does not exist there and would never release it.
+_cache_lock = threading.Lock()
+
+
+def _fresh_cache_lock() -> None:
+    global _cache_lock
+    _cache_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_fresh_cache_lock)
 
 
 def _file_lock(service: str, timeout: float) -> FileLock:
-    """The cross-process lock of `service` (one object per process; fresh after fork)."""
+    """The cross-process lock of `service` (one object per process; fresh after fork).
+
+    No thread lock: racing threads may each build a FileLock, `setdefault` keeps one.
+    """
     key = (service, os.getpid())
     lock = _file_locks.get(key)
     if lock is None:
@@ -71,14 +85,10 @@ def _file_lock(service: str, timeout: float) -> FileLock:
 
         from mcp_secrets.paths import state_dir
 
-        with _file_locks_guard:
-            lock = _file_locks.get(key)
-            if lock is None:
-                folder = state_dir() / "locks"
-                folder.mkdir(mode=0o700, exist_ok=True)
-                lock = FileLock(folder / f"{state_file_stem(service)}.lock", timeout=timeout,
-                                mode=0o600)
-                _file_locks[key] = lock
+        folder = state_dir() / "locks"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        lock = _file_locks.setdefault(key, FileLock(
+            folder / f"{state_file_stem(service)}.lock", timeout=timeout, mode=0o600))
     return lock
 
 
@@ -108,16 +118,20 @@ class _Index:
 class _Tx:
     """What a write changed, so this process's cache can carry over instead of being flushed."""
 
-    values: dict[str, str | None] = field(default_factory=dict)
+    values: dict[str, str | None] = field(default_factory=dict, repr=False)
     names: list[str] | None = None
     reset: bool = False
+
+
+class _Corrupted(BackendError):
+    """An entry's chunks do not fit its marker: real damage, or a read torn by a writer."""
 
 
 class MCPSecretsStorage:
     """The secrets of one server, under keychain service ``com.mcp.{server_name}``."""
 
     __slots__ = ("__weakref__", "_cache", "_cgen", "_gen", "_gv", "_lock_timeout", "_names",
-                 "_tlock", "backend", "server_name", "service")
+                 "backend", "server_name", "service")
 
     def __init__(self, server_name: str, backend: Backend | None = None, *,
                  lock_timeout: float = LOCK_TIMEOUT) -> None:
@@ -138,7 +152,6 @@ class MCPSecretsStorage:
         self._cache: dict[str, str | None] = {}
         self._names: list[str] | None = None
         self._cgen = -1  # generation the cache is valid for; never odd
-        self._tlock = threading.Lock()
 
     # ------------------------------------------------------------ public API
 
@@ -149,13 +162,22 @@ class MCPSecretsStorage:
         with self._write() as tx:
             index = self._load_index()
             self._heal_pending(index, keep=name)
-            if name not in index.names:
+            added = name not in index.names
+            if added:
                 index.names.add(name)
                 index.pending = [name]
                 index.dirty = True
             if index.dirty:
                 self._put(INDEX_KEY, index.dump())  # index first: a kill leaves a ghost at worst
-            self._put(name, value)
+            try:
+                self._put(name, value)
+            except Exception:
+                if added:  # the store refused the value: take the name back out (best effort)
+                    index.names.discard(name)
+                    index.pending = []
+                    with contextlib.suppress(Exception):
+                        self._put(INDEX_KEY, index.dump())
+                raise
             tx.values[name] = value
             tx.names = sorted(index.names)
         log.debug("stored secret %r for %s", name, self.service)
@@ -291,7 +313,7 @@ class MCPSecretsStorage:
                   names: list[str] | None = None) -> None:
         if g0 & 1:
             return  # a write was in progress (or its writer died): do not cache
-        with self._tlock:
+        with _cache_lock:
             if self._cgen != g0:
                 if self._gv[0] != g0:
                     return  # changed while we read: what we read may already be stale
@@ -309,17 +331,7 @@ class MCPSecretsStorage:
     def _write(self) -> Iterator[_Tx]:
         """Hold the service's file lock, bracket the write in the shared counter, and carry
         this process's still-valid cache forward with what the write changed."""
-        from filelock import Timeout
-
-        lock = _file_lock(self.service, self._lock_timeout)
-        try:
-            lock.acquire()
-        except Timeout:
-            raise BackendError(
-                f"timed out after {self._lock_timeout:g} s waiting for {lock.lock_file}: another "
-                f"process is writing {self.service}'s secrets (or is stuck); try again"
-            ) from None
-        try:
+        with self._locked():
             start = self._gv[0]
             carry = start == self._cgen
             tx = _Tx()
@@ -331,7 +343,7 @@ class MCPSecretsStorage:
             finally:
                 self._gen.end_write()
                 end = self._gv[0]
-                with self._tlock:
+                with _cache_lock:
                     if ok:  # we held the lock: what we wrote is exactly the state at `end`
                         if tx.reset or not carry:
                             self._cache = {}
@@ -342,13 +354,34 @@ class MCPSecretsStorage:
                         self._cache = {}
                         self._names = None
                         self._cgen = -1
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold the service's cross-process file lock (reentrant within a thread)."""
+        from filelock import Timeout
+
+        lock = _file_lock(self.service, self._lock_timeout)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise BackendError(
+                f"timed out after {self._lock_timeout:g} s waiting for {lock.lock_file}: another "
+                f"process is writing {self.service}'s secrets (or is stuck); try again"
+            ) from None
+        try:
+            yield
         finally:
             lock.release()
 
     # ------------------------------------------------------- index and entries
 
     def _load_index(self, *, tolerate_corrupt: bool = False) -> _Index:
-        raw = self._get(INDEX_KEY)
+        try:
+            raw = self._get(INDEX_KEY)
+        except _Corrupted:
+            if tolerate_corrupt:
+                return _Index(dirty=True)
+            raise
         if raw is None:
             return _Index()
         try:
@@ -402,7 +435,7 @@ class MCPSecretsStorage:
 
     def _put(self, key: str, text: str) -> None:
         """Write one logical entry, chunked when it does not fit (or looks like a marker)."""
-        old = self._bget(self.service, key)
+        stale = self._chunk_keys(key, self._bget(self.service, key))
         limit = self.backend.max_value_bytes
         enc = self.backend.value_encoding
         fits = limit is None or len(text.encode(enc)) <= limit
@@ -410,16 +443,29 @@ class MCPSecretsStorage:
             self._bset(self.service, key, text)
         else:
             nonce = secrets.token_hex(4)
+            while _chunk_key(key, nonce, 0) in stale:  # never overwrite the chunks in use
+                nonce = secrets.token_hex(4)
             pieces = _split(text, limit, enc) if limit is not None else [text]
             for i, piece in enumerate(pieces):
                 self._bset(self.service, _chunk_key(key, nonce, i), piece)
             digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
             self._bset(self.service, key, f"{MARKER_PREFIX}{len(pieces)}:{nonce}:{digest}")
             log.debug("wrote %r of %s as %d chunks", key, self.service, len(pieces))
-        for stale in self._chunk_keys(key, old):
-            self._bdel(self.service, stale)
+        for chunk in stale:
+            self._bdel(self.service, chunk)
 
     def _get(self, key: str) -> str | None:
+        """The logical value of `key`. Reads take no lock, so a writer may swap a chunked
+        value's chunks between our read of its marker and of a chunk; a torn read is redone
+        under the lock, where no writer is mid-way and a second failure is real corruption."""
+        try:
+            return self._read(key)
+        except _Corrupted:
+            pass
+        with self._locked():
+            return self._read(key)
+
+    def _read(self, key: str) -> str | None:
         head = self._bget(self.service, key)
         if head is None or not head.startswith(MARKER_PREFIX):
             return head
@@ -496,10 +542,11 @@ class MCPSecretsStorage:
             return set()
         return {_chunk_key(key, match[2], i) for i in range(int(match[1]))}
 
-    def _corrupted(self, key: str, why: str) -> BackendError:
+    def _corrupted(self, key: str, why: str) -> _Corrupted:
         what = "the secret index" if key == INDEX_KEY else f"secret {key!r}"
-        return BackendError(f"{what} of {self.service} is corrupted: {why}. Store it again, or "
-                            f"delete it and run repair()")
+        return _Corrupted(f"{what} of {self.service} is corrupted: {why}. Store it again, or "
+                          f"delete it and run repair()")
+
 
 
 def _chunk_key(key: str, nonce: str, i: int) -> str:

@@ -274,6 +274,11 @@ class EnvVarStorage:
             if "\0" in v:
                 raise ValueError(f"field {field!r} contains a NUL character, which "
                                  "environment variables cannot hold")
+            try:
+                os.fsencode(v)  # what os.environ does on assignment: fail here, not half-way
+            except UnicodeEncodeError as exc:
+                raise ValueError(f"field {field!r} is not valid text (bad character at position "
+                                 f"{exc.start}); nothing was changed") from None
         wanted = {stem + field.upper() for field in value}
         for name in self._matching(key):
             if name not in wanted:

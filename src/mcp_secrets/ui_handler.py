@@ -10,6 +10,7 @@ as a zombie or an orphan window.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import json
 import os
@@ -44,6 +45,29 @@ def default_command() -> list[str]:
         if command:
             return command
     return [sys.executable, "-m", "mcp_secrets.dialog"]
+
+
+#: What our own Tk dialog needs from the server's environment; nothing else reaches it (the
+#: server's env often holds API keys, and MCP_SECRETS_PASSPHRASE unlocks the file store).
+_TK_ENV = {
+    "PATH", "HOME", "USER", "LOGNAME", "DISPLAY", "WAYLAND_DISPLAY", "XAUTHORITY", "LANG",
+    "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP", "VIRTUAL_ENV", "TCL_LIBRARY", "TK_LIBRARY",
+    "SYSTEMROOT", "WINDIR", "USERPROFILE", "APPDATA", "LOCALAPPDATA", "COMSPEC", "PATHEXT",
+    "__CF_USER_TEXT_ENCODING",
+}
+_TK_ENV_PREFIXES = ("LC_", "XDG_", "PYTHON")
+
+
+def dialog_env(default_dialog: bool) -> dict[str, str]:
+    """The child's environment: an allowlist for our Tk dialog; for a custom
+    MCP_SECRETS_DIALOG (trusted with the typed credentials anyway, and possibly needing
+    its own variables) everything but the store's passphrase."""
+    from mcp_secrets.backends.encrypted_file import child_environ
+
+    env = child_environ()
+    if default_dialog:
+        env = {k: v for k, v in env.items() if k in _TK_ENV or k.startswith(_TK_ENV_PREFIXES)}
+    return env
 
 
 def default_timeout() -> float:
@@ -92,6 +116,8 @@ class DialogSession:
         )
         self._watchdog = loop.call_at(self.deadline, self._on_timeout)
         self._io.add_done_callback(lambda _f: self._watchdog.cancel())
+        _LIVE.add(self)
+        self._io.add_done_callback(lambda _f: self._forget_if_reaped())
 
     @property
     def finished(self) -> bool:
@@ -151,11 +177,17 @@ class DialogSession:
             # cannot be reused while any member lives, so this cannot hit a stranger.
             self._signal(signal.SIGKILL)
         await proc.wait()
+        self._forget_if_reaped()
         try:
             await asyncio.wait_for(asyncio.shield(self._io), KILL_GRACE)
         except (TimeoutError, Exception):
             self._io.cancel()  # a grandchild that escaped the group holds the pipe: let go
         self._watchdog.cancel()
+
+    def _forget_if_reaped(self) -> None:
+        # `_io` also ends when the loop shuts down and cancels it; the dialog lives on then.
+        if self._proc.returncode is not None:
+            _LIVE.discard(self)
 
     def _on_timeout(self) -> None:
         if not self._io.done():
@@ -228,6 +260,20 @@ class DialogSession:
         return f"<DialogSession pid={self.pid} {state}>"
 
 
+#: Dialogs not yet reaped. A 2026-07-28 flow parks its dialog between two requests, owned
+#: by no task; if the client goes away (stdin closes, the server exits) nothing else ends it.
+_LIVE: set[DialogSession] = set()
+
+
+@atexit.register
+def _kill_live_dialogs() -> None:
+    """At interpreter exit, kill every dialog still running: no orphan windows."""
+    for session in list(_LIVE):
+        if session.returncode is None:  # not reaped, so its group id is still ours
+            session._signal(signal.SIGKILL)
+    _LIVE.clear()
+
+
 async def _exchange(proc: asyncio.subprocess.Process, payload: bytes) -> tuple[bytes, bytes]:
     """Like `communicate`, but keeps at most MAX_STDOUT+1 / MAX_STDERR bytes of output.
 
@@ -294,6 +340,7 @@ class AsyncUIHandler:
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
+                env=dialog_env(self.is_default_dialog),
                 start_new_session=True,
             )
         except OSError as exc:

@@ -31,7 +31,6 @@ import os
 import secrets
 import struct
 import sys
-import threading
 import unicodedata
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -75,6 +74,12 @@ def _tty_available() -> bool:
         return False
     os.close(fd)
     return True
+
+
+def child_environ() -> dict[str, str]:
+    """This process's environment minus the passphrase, for any child we start: a secret
+    reaches a child only when asked for by name."""
+    return {k: v for k, v in os.environ.items() if k != ENV_PASSPHRASE}
 
 
 def passphrase_source() -> str | None:
@@ -146,8 +151,8 @@ def resolve_passphrase(path: Path, *, new: bool) -> str:
 # --------------------------------------------------------------------------- crypto
 
 
+#: Plain dict operations, atomic under the GIL: no lock to be left held across a fork.
 _key_cache: dict[tuple[str, bytes, bytes], bytes] = {}
-_key_cache_lock = threading.Lock()
 
 
 def _fingerprint(passphrase: str) -> bytes:
@@ -158,15 +163,13 @@ def _derive_key(path: Path, passphrase: str, salt: bytes, log2_n: int, r: int, p
     """scrypt, cached per (file, salt, passphrase) so a process pays for it once."""
     normalized = unicodedata.normalize("NFC", passphrase)
     cache_key = (str(path), salt + bytes([log2_n, r, p]), _fingerprint(normalized))
-    with _key_cache_lock:
-        cached = _key_cache.get(cache_key)
+    cached = _key_cache.get(cache_key)
     if cached is not None:
         return cached
     from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
     key = Scrypt(salt=salt, length=32, n=2**log2_n, r=r, p=p).derive(normalized.encode("utf-8"))
-    with _key_cache_lock:
-        _key_cache[cache_key] = key
+    _key_cache[cache_key] = key
     return key
 
 
@@ -200,7 +203,7 @@ def _corrupt(path: Path, why: str) -> BackendError:
 
 @dataclass
 class _Opened:
-    entries: dict[str, str]
+    entries: dict[str, str] = field(repr=False)
     key: bytes = field(repr=False)
     salt: bytes
     kdf: tuple[int, int, int]
@@ -224,7 +227,6 @@ class EncryptedFileBackend(Backend):
         self._dir_override = Path(directory) if directory is not None else None
         self._explicit = passphrase
         self._passphrases: dict[str, str] = {}
-        self._lock = threading.Lock()
 
     # -- locations
 
@@ -249,8 +251,7 @@ class EncryptedFileBackend(Backend):
     # -- passphrase
 
     def _passphrase(self, path: Path, *, new: bool) -> str:
-        with self._lock:
-            cached = self._passphrases.get(str(path))
+        cached = self._passphrases.get(str(path))
         if cached is not None:
             return cached
         if isinstance(self._explicit, str):
@@ -267,8 +268,7 @@ class EncryptedFileBackend(Backend):
         if not from_env:
             # Remember what was typed or computed (never ask twice); env and file are re-read
             # on each use so a changed variable applies without a restart.
-            with self._lock:
-                self._passphrases[str(path)] = value
+            self._passphrases[str(path)] = value
         return value
 
     # -- file format

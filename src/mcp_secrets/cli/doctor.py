@@ -64,6 +64,15 @@ def roundtrip() -> RoundTrip:
     return result[0]
 
 
+def _forget_probe_file(backend: Any) -> None:
+    """Remove the encrypted store's doctor-only file once empty: left behind, it would be
+    sealed with today's passphrase and make a later doctor run after a passphrase change
+    report "wrong passphrase" although the user's real stores open fine."""
+    path_for = getattr(backend, "path_for", None)
+    if path_for is not None and not backend.keys(DOCTOR_SERVICE):
+        path_for(DOCTOR_SERVICE).unlink(missing_ok=True)
+
+
 def _roundtrip() -> RoundTrip:
     from mcp_secrets.errors import KeychainLockedError
     from mcp_secrets.selection import default_backend
@@ -81,6 +90,7 @@ def _roundtrip() -> RoundTrip:
         # The write may have failed; then there is nothing to clean up.
         with contextlib.suppress(Exception):
             backend.delete(DOCTOR_SERVICE, key)
+            _forget_probe_file(backend)
     gone = backend.get(DOCTOR_SERVICE, key) is None
     ms = (time.perf_counter() - start) * 1000
     if read != value:
@@ -118,8 +128,10 @@ def display_check() -> dict[str, Any]:
     if needs_x and not (info["DISPLAY"] or info["WAYLAND_DISPLAY"]):
         info["detail"] = "no DISPLAY or WAYLAND_DISPLAY: the dialog cannot appear"
     try:
+        from mcp_secrets.backends.encrypted_file import child_environ
+
         proc = subprocess.run([sys.executable, "-c", _TK_PROBE], capture_output=True,
-                              text=True, timeout=TK_PROBE_TIMEOUT_S)
+                              text=True, timeout=TK_PROBE_TIMEOUT_S, env=child_environ())
     except subprocess.TimeoutExpired:
         info["detail"] = info["detail"] or "Tk hung while opening the display"
         return info

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
@@ -23,6 +24,10 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (and never echoes arguments back verbatim)."""
 
     def error(self, message: str) -> NoReturn:
+        # argparse quotes a bad choice back; it may be a value pasted in the wrong place.
+        message = re.sub(r"invalid choice: .*\(choose from",
+                         "invalid choice (not shown, in case it is a secret; choose from",
+                         message, flags=re.DOTALL)
         raise CLIError(f"{message} (see: {self.prog} --help)", EXIT_USAGE)
 
 

@@ -11,6 +11,8 @@ check run deep inside a tool, so they raise `InputRequired` (a BaseException, so
 from __future__ import annotations
 
 import json
+import secrets
+import time
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
@@ -103,8 +105,14 @@ def require_middleware(ctx: Any) -> None:
 # ------------------------------------------------------------------ round state (2026-07-28)
 
 
+#: Questions sent and not yet answered: nonce -> expiry (monotonic). The sealed state can be
+#: echoed again for its whole TTL; the nonce makes each answer count once.
+_OPEN_QUESTIONS: dict[str, float] = {}
+QUESTION_TTL = 600.0  # FastMCP's request_state TTL
+
+
 def _empty_state() -> dict[str, Any]:
-    return {"asked": [], "flows": {}, "grants": {}}
+    return {"asked": [], "flows": {}, "grants": {}, "nonce": "", "answered": []}
 
 
 def incoming_state(ctx: Any) -> dict[str, Any]:
@@ -122,6 +130,8 @@ def incoming_state(ctx: Any) -> dict[str, Any]:
         asked = ours.get("asked")
         if isinstance(asked, list):
             state["asked"] = [a for a in asked if isinstance(a, str)]
+        if isinstance(ours.get("nonce"), str):
+            state["nonce"] = ours["nonce"]
         for section in ("flows", "grants"):
             value = ours.get(section)
             if isinstance(value, dict):
@@ -139,14 +149,34 @@ async def leg_state(ctx: Any) -> dict[str, Any]:
     return fresh
 
 
-def response_for(ctx: Any, key: str) -> mcp_types.ElicitResult | None:
+async def response_for(ctx: Any, key: str) -> mcp_types.ElicitResult | None:
     """The client's answer to `key`, only if we really asked it last leg (the sealed state
-    says so): a client cannot skip a prompt by sending an unasked-for "Allow"."""
-    if key not in incoming_state(ctx)["asked"]:
+    says so) and that question was not answered before: a client can neither skip a prompt
+    by sending an unasked-for "Allow" nor replay an old retry to reuse one."""
+    state = incoming_state(ctx)
+    if key not in state["asked"]:
         return None
     responses = getattr(ctx, "input_responses", None) or {}
     answer = responses.get(key) if isinstance(responses, Mapping) else None
-    return answer if isinstance(answer, mcp_types.ElicitResult) else None
+    if not isinstance(answer, mcp_types.ElicitResult):
+        return None
+    leg = await leg_state(ctx)
+    nonce = state["nonce"]
+    if nonce not in leg["answered"]:  # first look in this leg: the question must be open
+        expiry = _OPEN_QUESTIONS.pop(nonce, None)
+        if expiry is None or expiry <= time.monotonic():
+            return None
+        leg["answered"].append(nonce)
+    return answer
+
+
+def _open_question() -> str:
+    now = time.monotonic()
+    for stale in [n for n, exp in _OPEN_QUESTIONS.items() if exp <= now]:
+        del _OPEN_QUESTIONS[stale]
+    nonce = secrets.token_urlsafe(16)
+    _OPEN_QUESTIONS[nonce] = now + QUESTION_TTL
+    return nonce
 
 
 async def ask(
@@ -160,6 +190,7 @@ async def ask(
         "asked": [key],
         "flows": {**incoming["flows"], **leg["flows"], **(flows or {})},
         "grants": {**incoming["grants"], **leg["grants"]},
+        "nonce": _open_question(),
     }
     params = mcp_types.ElicitRequestFormParams(message=message, requested_schema=schema)
     raise InputRequired(
