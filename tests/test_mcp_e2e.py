@@ -427,13 +427,12 @@ def test_permission_denied_is_a_tool_error(rig: Rig, answer: str) -> None:
     rig.assert_no_leak()
 
 
+@pytest.mark.parametrize("rig", ["2026-07-28"], indirect=True)  # request_state is 2026-era only
 def test_permission_answer_cannot_be_replayed(rig: Rig) -> None:
     """2026-07-28: the client echoes the sealed request_state with an "Allow". Sending that
     same retry again (within the state's TTL) must ask the human again, not reuse the Allow."""
     import mcp_types
 
-    if rig.mode != "2026-07-28":
-        pytest.skip("request_state exists only on 2026-07-28 connections")
     rig.manager.store_secret("api_key", rig.canary)
     allow = mcp_types.ElicitResult(action="accept", content={"value": "Allow"})
 
