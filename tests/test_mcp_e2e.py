@@ -29,6 +29,7 @@ from fastmcp.exceptions import ToolError
 
 from mcp_secrets.manager import MCPSecretsManager
 from tests import dialog_driver
+from tests.procs import dead, gone
 
 HERE = Path(__file__).resolve().parent
 SERVER = HERE / "servers" / "secrets_server.py"
@@ -50,13 +51,6 @@ def code_in(text: str) -> str:
     assert len(found) == 1, f"expected exactly one verification code in {text!r}"
     return found[0]
 
-
-def gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
 
 
 def argv_of_all_processes() -> list[bytes]:
@@ -603,21 +597,6 @@ def test_real_tk_dialog_bad_display(rig: Rig) -> None:
 
 # ---------------------------------------------------------------- a client killed mid-dialog
 
-
-def dead(pid: int, within: float = 30.0) -> bool:
-    """Poll until `pid` is gone or a zombie (we are not its parent, so we cannot reap it)."""
-    import time
-
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except FileNotFoundError:
-            return True
-        if state == "Z":
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_client_killed_mid_dialog_leaves_no_dialog(rig: Rig) -> None:

@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import pytest
 from mcp_secrets.errors import DialogCancelled, DialogError, DialogTimeout, NoDisplayError
 from mcp_secrets.ui_handler import AsyncUIHandler, default_command, default_timeout
 from tests import dialog_driver
+from tests.procs import dead, gone
 
 FAKE = [sys.executable, str(Path(__file__).with_name("fake_dialog.py"))]
 CANARY = "canary-UIH-5f1d0c9e-never-in-argv"
@@ -32,27 +32,6 @@ def template(title: str = "MCP Secrets for unit", required: bool = True) -> dict
     }
 
 
-def gone(pid: int) -> bool:
-    """Reaped (not merely dead): kill(pid, 0) fails only once no zombie is left."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
-
-
-def dead(pid: int, within: float = 10.0) -> bool:
-    """For grandchildren we do not reap ourselves: gone or a zombie of someone else."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except FileNotFoundError:
-            return True
-        if state == "Z":
-            return True
-        time.sleep(0.02)
-    return False
 
 
 @pytest.fixture
