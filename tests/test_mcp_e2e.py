@@ -374,6 +374,16 @@ def test_modern_without_middleware_says_what_to_do(rig: Rig) -> None:
         assert rig.records() == []  # failed before any dialog was started
 
 
+def test_modern_without_middleware_still_serves_a_client_that_cannot_elicit(rig: Rig) -> None:
+    """The middleware only carries questions; with no question to ask (a client without
+    elicitation), seed code that passed mcp.name must still collect through the dialog."""
+    rig.env["NO_MIDDLEWARE"] = "1"
+    text = asyncio.run(rig.call(None, "fetch_only"))
+    assert text.startswith("OK: Stored api_key"), text
+    assert rig.manager.retrieve_secret("api_key") == rig.canary
+    rig.assert_no_leak()
+
+
 # ---------------------------------------------------------------- permission
 
 

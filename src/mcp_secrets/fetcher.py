@@ -203,12 +203,12 @@ async def fetch_secrets(
     if _no_display_now(handler):
         return _failure(NoDisplayError("DISPLAY is not set"), server, missing)
     flow = _Flow(server, missing, info, manager, handler)
-    if is_modern(ctx):
+    if is_modern(ctx) and form_elicitation_supported(ctx):
+        # Only a question needs the middleware; a client that cannot elicit gets the dialog.
         from mcp_secrets.integrations.fastmcp import require_middleware
 
         require_middleware(ctx)
-        if form_elicitation_supported(ctx):
-            return await _modern(ctx, flow)
+        return await _modern(ctx, flow)
     if not await flow.wait_for_others(ctx):
         return True, f"All requested secrets are already stored for {server}."
     body = _handshake if form_elicitation_supported(ctx) and not is_modern(ctx) else _dialog_only
