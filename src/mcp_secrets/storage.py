@@ -33,9 +33,9 @@ import os
 import re
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mcp_secrets.cache import Generation, state_file_stem
 from mcp_secrets.errors import BackendError, SecretsError, ValueTooLargeError
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from mcp_secrets.backends.base import Backend
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 INDEX_KEY = "__secret_index__"
 CHUNK_PREFIX = "__chunk__"
@@ -229,16 +230,13 @@ class MCPSecretsStorage:
         """Delete every secret of this server (indexed or found by enumeration); the count."""
         with self._write() as tx:
             index = self._load_index(tolerate_corrupt=True)
-            keys = self._bkeys(self.service)
-            names = set(index.names)
-            if keys is not None:
-                names |= {k for k in keys if not k.startswith(RESERVED_PREFIX)}
-            removed = sum(1 for n in sorted(names) if self._remove(n))
+            keys = self._bkeys()
+            removed = sum(1 for n in sorted(_candidates(index, keys)) if self._remove(n))
             self._remove(INDEX_KEY)
             if keys is not None:
-                for key in self._bkeys(self.service) or []:
+                for key in self._bkeys() or []:
                     if key.startswith(CHUNK_PREFIX):
-                        self._bdel(self.service, key)
+                        self._bdel(key)
             tx.reset = True
             tx.names = []
         log.debug("cleared %d secrets for %s", removed, self.service)
@@ -253,21 +251,18 @@ class MCPSecretsStorage:
         with self._write() as tx:
             index = self._load_index(tolerate_corrupt=True)
             rebuilt = index.dirty
-            keys = self._bkeys(self.service)
+            keys = self._bkeys()
             ghosts = 0
             referenced: set[str] = set()
             names: set[str] = set()
-            candidates = set(index.names)
-            if keys is not None:
-                candidates |= {k for k in keys if not k.startswith(RESERVED_PREFIX)}
             invalid = 0
-            for name in sorted(candidates):
+            for name in sorted(_candidates(index, keys)):
                 try:
                     validate_name(name)
                 except ValueError:
                     invalid += 1
                     continue
-                head = self._bget(self.service, name)
+                head = self._bget(name)
                 if head is None:
                     ghosts += name in index.names
                     continue
@@ -278,11 +273,11 @@ class MCPSecretsStorage:
             self._put(INDEX_KEY, new_index.dump())
             orphans = 0
             if keys is not None:
-                index_head = self._bget(self.service, INDEX_KEY)
+                index_head = self._bget(INDEX_KEY)
                 referenced |= self._chunk_keys(INDEX_KEY, index_head)
-                for key in self._bkeys(self.service) or []:
+                for key in self._bkeys() or []:
                     if key.startswith(CHUNK_PREFIX) and key not in referenced:
-                        orphans += self._bdel(self.service, key)
+                        orphans += self._bdel(key)
             tx.reset = True
             tx.names = sorted(names)
         report: dict[str, Any] = {
@@ -409,9 +404,7 @@ class MCPSecretsStorage:
         if not index.pending:
             return
         for name in index.pending:
-            if name != keep and name in index.names and self._bget(
-                self.service, name
-            ) is None:
+            if name != keep and name in index.names and self._bget(name) is None:
                 index.names.discard(name)
                 log.debug("dropped ghost %r from the index of %s", name, self.service)
         index.pending = []
@@ -435,24 +428,24 @@ class MCPSecretsStorage:
 
     def _put(self, key: str, text: str) -> None:
         """Write one logical entry, chunked when it does not fit (or looks like a marker)."""
-        stale = self._chunk_keys(key, self._bget(self.service, key))
+        stale = self._chunk_keys(key, self._bget(key))
         limit = self.backend.max_value_bytes
         enc = self.backend.value_encoding
         fits = limit is None or len(text.encode(enc)) <= limit
         if fits and not text.startswith(MARKER_PREFIX):
-            self._bset(self.service, key, text)
+            self._bset(key, text)
         else:
             nonce = secrets.token_hex(4)
             while _chunk_key(key, nonce, 0) in stale:  # never overwrite the chunks in use
                 nonce = secrets.token_hex(4)
             pieces = _split(text, limit, enc) if limit is not None else [text]
             for i, piece in enumerate(pieces):
-                self._bset(self.service, _chunk_key(key, nonce, i), piece)
+                self._bset(_chunk_key(key, nonce, i), piece)
             digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-            self._bset(self.service, key, f"{MARKER_PREFIX}{len(pieces)}:{nonce}:{digest}")
+            self._bset(key, f"{MARKER_PREFIX}{len(pieces)}:{nonce}:{digest}")
             log.debug("wrote %r of %s as %d chunks", key, self.service, len(pieces))
         for chunk in stale:
-            self._bdel(self.service, chunk)
+            self._bdel(chunk)
 
     def _get(self, key: str) -> str | None:
         """The logical value of `key`. Reads take no lock, so a writer may swap a chunked
@@ -466,7 +459,7 @@ class MCPSecretsStorage:
             return self._read(key)
 
     def _read(self, key: str) -> str | None:
-        head = self._bget(self.service, key)
+        head = self._bget(key)
         if head is None or not head.startswith(MARKER_PREFIX):
             return head
         match = _MARKER_RE.fullmatch(head)
@@ -475,7 +468,7 @@ class MCPSecretsStorage:
         count, nonce, digest = int(match[1]), match[2], match[3]
         pieces = []
         for i in range(count):
-            piece = self._bget(self.service, _chunk_key(key, nonce, i))
+            piece = self._bget(_chunk_key(key, nonce, i))
             if piece is None:
                 raise self._corrupted(key, f"chunk {i + 1} of {count} is missing")
             pieces.append(piece)
@@ -485,53 +478,38 @@ class MCPSecretsStorage:
         return text
 
     def _remove(self, key: str) -> bool:
-        head = self._bget(self.service, key)
+        head = self._bget(key)
         if head is None:
             return False
-        existed = self._bdel(self.service, key)
+        existed = self._bdel(key)
         for chunk in self._chunk_keys(key, head):
-            self._bdel(self.service, chunk)
+            self._bdel(chunk)
         return existed
 
     # ------------------------------------------------- guarded backend calls
     # A third-party backend's exception may quote the value it was handed: only its type
     # name travels on.
 
-    def _guard(self, what: str, exc: Exception) -> BackendError:
-        return BackendError(f"{self.backend.name} {what} failed for {self.service} "
-                            f"({type(exc).__name__})")
-
-    def _bget(self, service: str, key: str) -> str | None:
+    def _guarded(self, what: str, call: Callable[..., _T], *args: str) -> _T:
         try:
-            return self.backend.get(service, key)
+            return call(self.service, *args)
         except SecretsError:
             raise
         except Exception as exc:
-            raise self._guard("read", exc) from None
+            raise BackendError(f"{self.backend.name} {what} failed for {self.service} "
+                               f"({type(exc).__name__})") from None
 
-    def _bset(self, service: str, key: str, value: str) -> None:
-        try:
-            self.backend.set(service, key, value)
-        except SecretsError:
-            raise
-        except Exception as exc:
-            raise self._guard("write", exc) from None
+    def _bget(self, key: str) -> str | None:
+        return self._guarded("read", self.backend.get, key)
 
-    def _bdel(self, service: str, key: str) -> bool:
-        try:
-            return self.backend.delete(service, key)
-        except SecretsError:
-            raise
-        except Exception as exc:
-            raise self._guard("delete", exc) from None
+    def _bset(self, key: str, value: str) -> None:
+        self._guarded("write", self.backend.set, key, value)
 
-    def _bkeys(self, service: str) -> list[str] | None:
-        try:
-            return self.backend.keys(service)
-        except SecretsError:
-            raise
-        except Exception as exc:
-            raise self._guard("listing", exc) from None
+    def _bdel(self, key: str) -> bool:
+        return self._guarded("delete", self.backend.delete, key)
+
+    def _bkeys(self) -> list[str] | None:
+        return self._guarded("listing", self.backend.keys)
 
     @staticmethod
     def _chunk_keys(key: str, head: str | None) -> set[str]:
@@ -547,6 +525,15 @@ class MCPSecretsStorage:
         return _Corrupted(f"{what} of {self.service} is corrupted: {why}. Store it again, or "
                           f"delete it and run repair()")
 
+
+
+def _candidates(index: _Index, keys: list[str] | None) -> set[str]:
+    """Every name that may be stored: the indexed ones, plus each non-internal key where the
+    backend can enumerate (entries a killed writer stored but never indexed)."""
+    names = set(index.names)
+    if keys is not None:
+        names |= {k for k in keys if not k.startswith(RESERVED_PREFIX)}
+    return names
 
 
 def _chunk_key(key: str, nonce: str, i: int) -> str:
