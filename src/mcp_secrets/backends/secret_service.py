@@ -20,7 +20,8 @@ import contextlib
 import os
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mcp_secrets.backends.base import Backend
 from mcp_secrets.errors import BackendError, KeychainLockedError, NoKeychainError
@@ -47,6 +48,8 @@ _FIX_LOCKED = (
     "`printf %s \"$PASSWORD\" | gnome-keyring-daemon --unlock`), or pick another store with "
     "MCP_SECRETS_BACKEND=file"
 )
+
+_T = TypeVar("_T")
 
 _instances: weakref.WeakSet[SecretServiceBackend] = weakref.WeakSet()
 
@@ -287,6 +290,22 @@ class SecretServiceBackend(Backend):
         self._paths[(service, key)] = paths[0]
         return paths[0]
 
+    def _on_item(self, service: str, key: str, action: Callable[[str], _T]
+                 ) -> tuple[bool, _T | None]:
+        """(True, action(path)) on the item, or (False, None) if there is none. A cached path
+        whose item another process deleted is forgotten and searched afresh, once."""
+        for fresh in (False, True):
+            path = self._find(service, key)
+            if path is None:
+                return False, None
+            try:
+                return True, action(path)
+            except _DBusFailure as exc:
+                if fresh or not exc.name.endswith(_MISSING):
+                    raise
+                self._paths.pop((service, key), None)
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def _get_secret(self, path: str) -> bytes:
         from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
@@ -373,20 +392,9 @@ class SecretServiceBackend(Backend):
 
     def get(self, service: str, key: str) -> str | None:
         def op() -> str | None:
-            path = self._find(service, key)
-            if path is None:
+            found, data = self._on_item(service, key, self._get_secret)
+            if not found or data is None:
                 return None
-            try:
-                data = self._get_secret(path)
-            except _DBusFailure as exc:
-                if not exc.name.endswith(_MISSING):
-                    raise
-                # Deleted by another process since we learned its path: search afresh.
-                self._paths.pop((service, key), None)
-                path = self._find(service, key)
-                if path is None:
-                    return None
-                data = self._get_secret(path)
             try:
                 return data.decode("utf-8")
             except UnicodeDecodeError:
@@ -401,20 +409,9 @@ class SecretServiceBackend(Backend):
         data = value.encode("utf-8")
 
         def op() -> None:
-            path = self._find(service, key)
-            if path is not None:
-                try:
-                    self._set_secret(path, data)
-                    return
-                except _DBusFailure as exc:
-                    if not exc.name.endswith(_MISSING):
-                        raise
-                    self._paths.pop((service, key), None)
-                    path = self._find(service, key)
-                    if path is not None:
-                        self._set_secret(path, data)
-                        return
-            self._create(service, key, data)
+            found, _ = self._on_item(service, key, lambda path: self._set_secret(path, data))
+            if not found:
+                self._create(service, key, data)
 
         self._run("write", op)
 
@@ -443,8 +440,9 @@ class SecretServiceBackend(Backend):
                     attrs = self._prop(path, "Item", "Attributes")
                 except _DBusFailure:
                     continue  # deleted while we listed
-                key = dict(attrs).get("username")
-                if key is not None and dict(attrs).get("service") == service:
+                attributes = dict(attrs)
+                key = attributes.get("username")
+                if key is not None and attributes.get("service") == service:
                     out.add(key)
                     self._paths.setdefault((service, key), path)
             return sorted(out)
