@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from mcp_secrets.backends.base import Backend
 
 ENV_BACKEND = "MCP_SECRETS_BACKEND"
-VALID_BACKENDS = ("secret-service", "keyring", "file", "memory")
 #: How long the Secret Service probe may take before we call it unreachable.
 PROBE_TIMEOUT = 2.0
 
@@ -179,6 +178,25 @@ def _keychain_plan(steps: list[str]) -> Factory | None:
     return _keyring(steps)
 
 
+#: Each explicit MCP_SECRETS_BACKEND value: its candidate, and the fix when it is not usable.
+_CANDIDATES: dict[str, tuple[Callable[[list[str]], Factory | None], str | None]] = {
+    "secret-service": (
+        _secret_service,
+        "start and unlock a Secret Service (gnome-keyring), or change " + ENV_BACKEND,
+    ),
+    "keyring": (
+        _keyring, "install a keyring backend for this platform, or change " + ENV_BACKEND
+    ),
+    "file": (
+        _file,
+        "set MCP_SECRETS_PASSPHRASE or MCP_SECRETS_PASSPHRASE_FILE (or run from a terminal) "
+        "to use the encrypted file store",
+    ),
+    "memory": (_memory, None),
+}
+VALID_BACKENDS = tuple(_CANDIDATES)
+
+
 def _explicit_choice() -> str | None:
     raw = os.environ.get(ENV_BACKEND, "").strip()
     if not raw:
@@ -202,22 +220,8 @@ def _plan() -> tuple[Diagnosis, Factory | None]:
 
     if choice is not None:
         steps.append(f"{ENV_BACKEND}={choice}: explicit choice, no fallback")
-        maker: Factory | None
-        if choice == "secret-service":
-            maker = _secret_service(steps)
-            fix = "start and unlock a Secret Service (gnome-keyring), or change " + ENV_BACKEND
-        elif choice == "keyring":
-            maker = _keyring(steps)
-            fix = "install a keyring backend for this platform, or change " + ENV_BACKEND
-        elif choice == "file":
-            maker = _file(steps)
-            fix = (
-                "set MCP_SECRETS_PASSPHRASE or MCP_SECRETS_PASSPHRASE_FILE (or run from a "
-                "terminal) to use the encrypted file store"
-            )
-        else:
-            maker = _memory(steps)
-            fix = None
+        candidate, fix = _CANDIDATES[choice]
+        maker: Factory | None = candidate(steps)
         if maker is None:
             return Diagnosis(
                 None, f"{ENV_BACKEND}={choice} was requested but is not usable", steps, fix
@@ -271,10 +275,8 @@ def keychain_backend() -> Backend:
         if _keychain is None:
             steps: list[str] = []
             choice = _explicit_choice()
-            if choice == "secret-service":
-                maker = _secret_service(steps)
-            elif choice == "keyring":
-                maker = _keyring(steps)
+            if choice in ("secret-service", "keyring"):
+                maker = _CANDIDATES[choice][0](steps)
             else:
                 maker = _keychain_plan(steps)
             if maker is None:
