@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mcp_secrets.capabilities import form_elicitation_supported, is_modern
 from mcp_secrets.errors import (
     DialogCancelled,
     DialogError,
@@ -50,35 +51,6 @@ EARLY_EXIT_GRACE = 0.3
 #: 2026-07-28: how long past its deadline a dialog's outcome waits for the client's retry.
 RESULT_GRACE = 60.0
 _INFO_KEYS = {"label", "field_type", "required", "default", "placeholder", "help_text"}
-
-
-# ------------------------------------------------------------------ what the client can do
-
-
-def is_modern(ctx: Any) -> bool:
-    """True on a 2026-07-28 (stateless) connection, where `ctx.elicit` is unavailable."""
-    rc = getattr(ctx, "request_context", None)
-    version = getattr(rc, "protocol_version", None)
-    if version is None:
-        return False
-    try:
-        from mcp_types.version import MODERN_PROTOCOL_VERSIONS
-    except ImportError:
-        return False
-    return version in MODERN_PROTOCOL_VERSIONS
-
-
-def form_elicitation_supported(ctx: Any) -> bool:
-    """True if the client declared form-mode elicitation (`{}` alone means form, per spec)."""
-    try:
-        caps = ctx.session.client_capabilities
-    except Exception:
-        return False
-    elicitation = getattr(caps, "elicitation", None)
-    if elicitation is None:
-        return False
-    form, url = getattr(elicitation, "form", None), getattr(elicitation, "url", None)
-    return form is not None or url is None
 
 
 # ------------------------------------------------------------------ templates and messages

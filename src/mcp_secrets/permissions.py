@@ -74,7 +74,7 @@ async def request_permission(
     ctx: Any, server_name: str, secret_name: str, reason: str | None = None
 ) -> None:
     """Return if the human allows this use of `secret_name`; raise PermissionDeniedError if not."""
-    from mcp_secrets.fetcher import form_elicitation_supported, is_modern
+    from mcp_secrets.capabilities import form_elicitation_supported, is_modern
     from mcp_secrets.manager import env_flag
 
     if env_flag("MCP_BYPASS_SECRET_USE_CONFIRM"):
