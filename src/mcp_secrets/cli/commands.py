@@ -19,17 +19,16 @@ if TYPE_CHECKING:
     from mcp_secrets.storage import MCPSecretsStorage
 
 
-def open_storage(server: str) -> MCPSecretsStorage:
-    """The server's storage; the server name is validated before any store is touched."""
-    from mcp_secrets.names import service_name
+def open_storage(server: str, name: str | None = None) -> MCPSecretsStorage:
+    """The server's storage. The server and secret names are validated first, so a bad one
+    fails before a keychain is opened or a value is asked for."""
+    from mcp_secrets.names import service_name, validate_name
     from mcp_secrets.storage import MCPSecretsStorage
 
-    service_name(server)  # raises InvalidSecretName first, without opening a keychain
+    if name is not None:
+        validate_name(name)
+    service_name(server)
     return MCPSecretsStorage(server)
-
-
-def _backend_name(storage: MCPSecretsStorage) -> str:
-    return str(getattr(storage.backend, "name", type(storage.backend).__name__))
 
 
 def _emit_json(payload: object) -> None:
@@ -37,8 +36,6 @@ def _emit_json(payload: object) -> None:
 
 
 def cmd_set(args: argparse.Namespace) -> int:
-    from mcp_secrets.names import validate_name
-
     if args.extra:
         raise CLIError(
             "a secret value is never taken from the command line (shell history and the "
@@ -46,21 +43,17 @@ def cmd_set(args: argparse.Namespace) -> int:
             "`mcp-secrets set SERVER NAME < file`, or run without a pipe to get a hidden prompt",
             EXIT_USAGE,
         )
-    validate_name(args.name)
-    storage = open_storage(args.server)
+    storage = open_storage(args.server, args.name)
     value = read_secret_value(f"{args.name!r} of server {args.server!r}")
     existed = storage.secret_exists(args.name)
     storage.store_secret(args.name, value)
     verb = "replaced" if existed else "stored"
-    print(f"{verb} {args.name!r} for server {args.server!r} in {_backend_name(storage)}")
+    print(f"{verb} {args.name!r} for server {args.server!r} in {storage.backend.name}")
     return EXIT_OK
 
 
 def cmd_get(args: argparse.Namespace) -> int:
-    from mcp_secrets.names import validate_name
-
-    validate_name(args.name)
-    storage = open_storage(args.server)
+    storage = open_storage(args.server, args.name)
     value = storage.retrieve_secret(args.name)
     if args.json:
         payload: dict[str, object] = {
@@ -83,7 +76,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     storage = open_storage(args.server)
     names = storage.list_secrets()
     if args.json:
-        _emit_json({"server": args.server, "backend": _backend_name(storage), "secrets": names})
+        _emit_json({"server": args.server, "backend": storage.backend.name, "secrets": names})
     else:
         for name in names:
             print(name)
@@ -91,10 +84,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    from mcp_secrets.names import validate_name
-
-    validate_name(args.name)
-    storage = open_storage(args.server)
+    storage = open_storage(args.server, args.name)
     if not storage.delete_secret(args.name):
         raise CLIError(f"{args.name!r} was not stored for server {args.server!r}; nothing deleted")
     print(f"deleted {args.name!r} for server {args.server!r}")
