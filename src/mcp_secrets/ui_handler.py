@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
-import json
 import os
 import shlex
 import signal
@@ -104,7 +103,7 @@ class DialogSession:
         self._proc = proc
         self.pid: int = proc.pid
         self.timeout = timeout
-        self._required = {f.name: f.required for f in template.fields}
+        self._template = template
         loop = asyncio.get_running_loop()
         #: Event-loop time at which the dialog is closed unanswered.
         self.deadline = loop.time() + timeout
@@ -226,34 +225,13 @@ class DialogSession:
 
     def _parse(self, stdout: bytes) -> dict[str, str]:
         """Check the output against the template; messages name fields, never values."""
+        from mcp_secrets.dialog.protocol import parse_result
+
         if len(stdout) > MAX_STDOUT:
             raise DialogError(
                 f"the credential dialog wrote more than {MAX_STDOUT} bytes; output ignored"
             )
-        try:
-            data = json.loads(stdout)
-        except (ValueError, RecursionError):
-            raise DialogError("the credential dialog's output is not JSON") from None
-        if not isinstance(data, dict):
-            raise DialogError("the credential dialog's output is not a JSON object")
-        unknown = [k for k in data if k not in self._required]
-        if unknown:
-            raise DialogError(
-                f"the credential dialog returned {len(unknown)} field(s) the template did not "
-                f"ask for; expected only: {', '.join(sorted(self._required))}"
-            )
-        for name, value in data.items():
-            if not isinstance(value, str):
-                raise DialogError(
-                    f"the credential dialog returned a non-string value for field {name!r}"
-                )
-        missing = [n for n, req in self._required.items() if req and not data.get(n)]
-        if missing:
-            raise DialogError(
-                f"the credential dialog returned no value for required field(s): "
-                f"{', '.join(missing)}"
-            )
-        return dict(data)
+        return parse_result(stdout, self._template)
 
     def __repr__(self) -> str:
         state = "running" if not self.finished else f"exited {self.returncode}"

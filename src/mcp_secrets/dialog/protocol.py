@@ -463,24 +463,32 @@ def build_result(template: Template, values: Mapping[str, str]) -> str:
 def parse_result(stdout: bytes | str, template: Template) -> dict[str, str]:
     """For callers: decode a dialog's stdout and check it against the template.
 
-    Raises DialogError with a message that never contains any of the output.
+    Raises DialogError with a message that never contains any of the output: not a value,
+    and not an unknown key either (a broken or hostile dialog may put anything there).
     """
     try:
         data = json.loads(stdout)
     except (ValueError, RecursionError):
-        raise DialogError("the dialog's output is not a JSON object") from None
+        raise DialogError(
+            "the credential dialog's output is not JSON, and so not a JSON object of values"
+        ) from None
     if not isinstance(data, dict):
-        raise DialogError(f"the dialog's output is a JSON {_type_name(data)}, not an object")
+        raise DialogError(
+            f"the credential dialog's output is a JSON {_type_name(data)}, not an object"
+        )
     names = {f.name for f in template.fields}
-    result: dict[str, str] = {}
+    unknown = [key for key in data if key not in names]
+    if unknown:
+        raise DialogError(
+            f"the credential dialog returned {len(unknown)} unknown field(s) the template did "
+            f"not ask for; expected only: {', '.join(sorted(names))}"
+        )
     for key, value in data.items():
-        if key not in names:
-            raise DialogError(f"the dialog returned an unknown field {_short(key)}")
         if not isinstance(value, str):
-            raise DialogError(f"the dialog returned a {_type_name(value)} for field {key!r}, "
-                              "not a string")
-        result[key] = value
-    for f in template.fields:
-        if f.required and not result.get(f.name):
-            raise DialogError(f"the dialog returned no value for required field {f.name!r}")
-    return result
+            raise DialogError(f"the credential dialog returned a non-string value (a "
+                              f"{_type_name(value)}) for field {key!r}")
+    missing = [f.name for f in template.fields if f.required and not data.get(f.name)]
+    if missing:
+        raise DialogError("the credential dialog returned no value for "
+                          + ", ".join(f"required field {n!r}" for n in missing))
+    return dict(data)
