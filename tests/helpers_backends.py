@@ -3,11 +3,16 @@ a test is *about* the behaviour it adds (a size limit, a crash at an exact point
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
 
 from mcp_secrets.backends.base import Backend
 from mcp_secrets.backends.memory import MemoryBackend
@@ -162,3 +167,20 @@ def wait_child(pid: int, limit: float = 60.0) -> int:
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
     return -1
+
+
+@contextlib.contextmanager
+def lock_held_elsewhere(lock_file: Path) -> Iterator[None]:
+    """Hold a FileLock on `lock_file` in a separate process for the duration of the block."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, filelock; lock = filelock.FileLock(sys.argv[1]); lock.acquire(); "
+         "print('held', flush=True); sys.stdin.read()", str(lock_file)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        yield
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)

@@ -435,3 +435,18 @@ def test_callable_passphrase_is_asked_once(data_dir: Path) -> None:
     b.set(SERVICE, "b", "2")
     assert b.get(SERVICE, "a") == "1"
     assert len(asked) == 1
+
+
+def test_a_lock_held_elsewhere_is_a_clear_error_and_changes_nothing(
+        data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mcp_secrets.backends import encrypted_file
+    from tests.helpers_backends import lock_held_elsewhere
+
+    b = EncryptedFileBackend()
+    b.set(SERVICE, "k", "before")
+    monkeypatch.setattr(encrypted_file, "LOCK_TIMEOUT", 0.3)
+    with lock_held_elsewhere(Path(str(b.path_for(SERVICE)) + ".lock")), \
+            pytest.raises(BackendError, match="held the lock") as info:
+        b.set(SERVICE, "k", "canary-lock-Zq81")
+    assert "canary-lock-Zq81" not in str(info.value)
+    assert EncryptedFileBackend().get(SERVICE, "k") == "before"

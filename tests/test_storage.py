@@ -19,6 +19,7 @@ from tests.helpers_backends import (
     CountingBackend,
     FakeLeakyBrokenBackend,
     FakeSmallLimitBackend,
+    lock_held_elsewhere,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -389,3 +390,18 @@ def test_leak_canary_never_reaches_logs_errors_or_repr(
     assert any("canary" in r for r in records)  # the names were logged, so logging was on
     for text in texts + records:
         assert CANARY not in text
+
+
+def test_a_lock_held_elsewhere_is_a_clear_error_and_changes_nothing(server_name: str,
+                                                                     ss: SecretServiceBackend
+                                                                     ) -> None:
+    from mcp_secrets.cache import state_file_stem
+    from mcp_secrets.paths import state_dir
+
+    storage = MCPSecretsStorage(server_name, backend=ss, lock_timeout=0.3)
+    lock_file = state_dir() / "locks" / f"{state_file_stem(storage.service)}.lock"
+    with lock_held_elsewhere(lock_file), pytest.raises(BackendError) as info:
+        storage.store_secret("api_key", "canary-lock-Zq81")
+    assert "another process is writing" in str(info.value)
+    assert "canary-lock-Zq81" not in str(info.value)
+    assert storage.list_secrets() == [] and storage.retrieve_secret("api_key") is None

@@ -3,8 +3,14 @@ the encrypted file store; every directory is created 0700."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from filelock import BaseFileLock
 
 
 def _private_dir(path: Path) -> Path:
@@ -30,3 +36,21 @@ def state_dir() -> Path:
     import platformdirs
 
     return _private_dir(Path(platformdirs.user_state_dir("mcp-secrets", appauthor=False)))
+
+
+@contextlib.contextmanager
+def holding(lock: BaseFileLock, busy: str) -> Iterator[None]:
+    """Hold a cross-process file lock; if it cannot be had in time, BackendError(`busy`)
+    before anything was changed."""
+    from filelock import Timeout
+
+    from mcp_secrets.errors import BackendError
+
+    try:
+        lock.acquire()
+    except Timeout:
+        raise BackendError(busy) from None
+    try:
+        yield
+    finally:
+        lock.release()

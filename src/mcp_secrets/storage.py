@@ -350,23 +350,14 @@ class MCPSecretsStorage:
                         self._names = None
                         self._cgen = -1
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
         """Hold the service's cross-process file lock (reentrant within a thread)."""
-        from filelock import Timeout
+        from mcp_secrets.paths import holding
 
         lock = _file_lock(self.service, self._lock_timeout)
-        try:
-            lock.acquire()
-        except Timeout:
-            raise BackendError(
-                f"timed out after {self._lock_timeout:g} s waiting for {lock.lock_file}: another "
-                f"process is writing {self.service}'s secrets (or is stuck); try again"
-            ) from None
-        try:
-            yield
-        finally:
-            lock.release()
+        return holding(lock, f"timed out after {self._lock_timeout:g} s waiting for "
+                             f"{lock.lock_file}: another process is writing {self.service}'s "
+                             "secrets (or is stuck); try again")
 
     # ------------------------------------------------------- index and entries
 

@@ -33,7 +33,7 @@ import struct
 import sys
 import unicodedata
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -364,22 +364,14 @@ class EncryptedFileBackend(Backend):
         plain = json.dumps({"entries": entries}, ensure_ascii=False, separators=(",", ":"))
         return aad + AESGCM(key).encrypt(nonce, plain.encode("utf-8"), aad)
 
-    @contextlib.contextmanager
-    def _locked(self, path: Path) -> Iterator[None]:
-        from filelock import FileLock, Timeout
+    def _locked(self, path: Path) -> contextlib.AbstractContextManager[None]:
+        from filelock import FileLock
+
+        from mcp_secrets.paths import holding
 
         lock = FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT, mode=0o600)
-        try:
-            lock.acquire()
-        except Timeout:
-            raise BackendError(
-                f"another process has held the lock on {path} for {LOCK_TIMEOUT:.0f} s; "
-                "nothing was changed"
-            ) from None
-        try:
-            yield
-        finally:
-            lock.release()
+        return holding(lock, f"another process has held the lock on {path} for "
+                             f"{LOCK_TIMEOUT:.0f} s; nothing was changed")
 
     def _modify(self, service: str, change: Callable[[dict[str, str]], bool]) -> bool:
         """Apply `change` to the entries under the lock; write only if it returns True."""
