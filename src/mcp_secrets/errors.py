@@ -61,3 +61,10 @@ class DialogCancelled(DialogError):
 
 class DialogTimeout(DialogError):
     """The human did not answer the credential dialog in time; the dialog was closed."""
+
+
+class SecretReferenceError(SecretsError, ValueError):
+    """A secret reference is malformed, of an unknown scheme, or names a secret that is missing.
+
+    The message names the variable and the reference (``API_KEY (mcp-secrets://s/k)``), never a
+    value."""

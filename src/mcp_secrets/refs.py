@@ -1,0 +1,154 @@
+"""Secret references: a string such as ``mcp-secrets://github/token`` that stands for a value
+kept in a store, so a config file can hold the reference and never the value.
+
+One resolver serves `mcp-secrets run`, the library and the proxy::
+
+    from mcp_secrets.refs import resolve
+    token = resolve("mcp-secrets://github/token")
+
+Each scheme is a `Scheme` registered here by name. Built-in schemes are registered as
+"module:attribute" strings and imported only when a reference of that scheme is resolved, so a
+cloud SDK is never imported by a process that does not use it. A third-party scheme plugs in
+through the ``mcp_secrets.schemes`` entry-point group (or `register()`), without editing us.
+
+Errors name the reference and, when given, the variable it was for; never a value.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from mcp_secrets.errors import SecretReferenceError
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A parsed reference. ``path`` segments and the fragment are percent-decoded."""
+
+    text: str  # the reference as written (holds no value, so it is safe to show)
+    scheme: str
+    host: str
+    path: tuple[str, ...]
+    query: Mapping[str, str]
+    fragment: str | None
+    var: str | None = None  # the variable (or other label) this reference is for, for errors
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class Scheme(Protocol):
+    """What a store does to turn references into values.
+
+    `resolve_many` gets every reference of this scheme from one call of `resolve_all`, so a
+    scheme that talks to a server can reuse one client and run the reads concurrently.
+    It returns values in the same order, or raises SecretReferenceError naming the reference.
+    """
+
+    def resolve_many(self, refs: Sequence[Reference]) -> list[str]: ...
+
+
+_BUILTIN: dict[str, str] = {
+    "mcp-secrets": "mcp_secrets.refs_local:LocalScheme",
+    "env": "mcp_secrets.refs_local:EnvScheme",
+}
+_LOADED: dict[str, Scheme] = {}
+_ENTRY_POINT_GROUP = "mcp_secrets.schemes"
+
+
+def register(name: str, scheme: Scheme | str) -> None:
+    """Make `name://…` references resolvable: a Scheme object, or "module:attr" to import lazily."""
+    if isinstance(scheme, str):
+        _BUILTIN[name] = scheme
+        _LOADED.pop(name, None)
+    else:
+        _LOADED[name] = scheme
+
+
+def known_schemes() -> list[str]:
+    return sorted({*_BUILTIN, *_LOADED, *_entry_points()})
+
+
+def is_reference(text: str) -> bool:
+    """True when `text` looks like a reference of a scheme we know (``scheme://…``)."""
+    scheme, sep, _ = text.partition("://")
+    return bool(sep) and scheme in known_schemes()
+
+
+def parse(text: str, *, var: str | None = None) -> Reference:
+    """Split a reference into its parts; SecretReferenceError if it is not one."""
+    label = var or "the reference"
+    if not isinstance(text, str) or "://" not in text:  # may be a value: never echo it
+        raise SecretReferenceError(f"{label} is not a reference (expected scheme://…)")
+    scheme = text.partition("://")[0]
+    if scheme not in known_schemes():
+        shown = repr(scheme) if len(scheme) <= 32 and scheme.isascii() else "in it"
+        raise SecretReferenceError(
+            f"{label} uses the unknown scheme {shown}; known: {', '.join(known_schemes())}"
+        )
+    parts = urlsplit(text)
+    path = tuple(unquote(p) for p in parts.path.split("/") if p)
+    return Reference(
+        text=text,
+        scheme=scheme,
+        host=unquote(parts.netloc),
+        path=path,
+        query=dict(parse_qsl(parts.query, keep_blank_values=True)),
+        fragment=unquote(parts.fragment) if parts.fragment else None,
+        var=var,
+    )
+
+
+def resolve(ref: str, *, var: str | None = None) -> str:
+    """The value `ref` stands for. Raises SecretReferenceError (never holding a value)."""
+    return resolve_all({var or ref: ref})[var or ref]
+
+
+def resolve_all(refs: Mapping[str, str]) -> dict[str, str]:
+    """Resolve many references at once: ``{label: reference}`` → ``{label: value}``.
+
+    Labels are what errors name (usually the variable the reference is for). References of one
+    scheme go to that scheme in one call. All or nothing: any failure raises, nothing returned.
+    """
+    parsed = {label: parse(text, var=label) for label, text in refs.items()}
+    by_scheme: dict[str, list[tuple[str, Reference]]] = {}
+    for label, ref in parsed.items():
+        by_scheme.setdefault(ref.scheme, []).append((label, ref))
+    out: dict[str, str] = {}
+    for name, items in by_scheme.items():
+        values = _scheme(name).resolve_many([r for _, r in items])
+        if len(values) != len(items):
+            raise SecretReferenceError(f"the {name}:// resolver returned {len(values)} values "
+                                       f"for {len(items)} references")
+        out.update({label: v for (label, _), v in zip(items, values, strict=True)})
+    return out
+
+
+def _scheme(name: str) -> Scheme:
+    loaded = _LOADED.get(name)
+    if loaded is not None:
+        return loaded
+    target = _BUILTIN.get(name) or _entry_points().get(name)
+    if target is None:
+        raise SecretReferenceError(f"no resolver for {name}:// references")
+    module, _, attr = target.partition(":")
+    scheme: Scheme = getattr(importlib.import_module(module), attr)()
+    _LOADED[name] = scheme
+    return scheme
+
+
+@functools.cache
+def _entry_points() -> dict[str, str]:
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep.value for ep in entry_points(group=_ENTRY_POINT_GROUP)}
+
+
+def describe(ref: Reference) -> str:
+    """How an error names a reference: ``VAR (mcp-secrets://s/k)`` — a reference holds no value."""
+    return f"{ref.var} ({ref.text})" if ref.var and ref.var != ref.text else ref.text
