@@ -37,7 +37,14 @@ def _commands() -> dict[str, Handler]:
     return {
         "set": commands.cmd_set, "get": commands.cmd_get, "list": commands.cmd_list,
         "delete": commands.cmd_delete, "clear": commands.cmd_clear, "doctor": doctor.cmd_doctor,
+        **_scan_commands(),
     }
+
+
+def _scan_commands() -> dict[str, Handler]:
+    from mcp_secrets.cli import scan
+
+    return {"scan": scan.cmd_scan, "migrate": scan.cmd_migrate}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     doc = sub.add_parser("doctor", help="which store is used, why, whether it works, how to fix")
     doc.add_argument("--json", action="store_true")
+
+    from mcp_secrets.cli.scan import add_parsers as add_scan_parsers
+
+    add_scan_parsers(sub)
     return p
 
 
@@ -94,8 +105,8 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     parser = build_parser()
     args, unknown = parser.parse_known_args(list(argv))
     if args.command is None:
-        raise CLIError("no command given: use one of set, get, list, delete, clear, doctor "
-                       "(see: mcp-secrets --help)", EXIT_USAGE)
+        raise CLIError("no command given: use one of set, get, list, delete, clear, doctor, "
+                       "scan, migrate (see: mcp-secrets --help)", EXIT_USAGE)
     if unknown:
         if args.command == "set":
             args.extra = [*getattr(args, "extra", []), *unknown]
