@@ -12,12 +12,14 @@ accept). Errors give a line and column, never the text around them (it may be a 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from mcp_secrets.errors import ConfigFileError
 
 _WS = " \t\r\n\ufeff"
+_NUMBER = re.compile(r"(-?(?:0|[1-9]\d*))(\.\d+)?([eE][-+]?\d+)?")
 
 
 @dataclass
@@ -112,7 +114,7 @@ class _Parser:
             if self.t.startswith(word, self.i):
                 self.i += len(word)
                 return Node(start, self.i, val)
-        m = json.decoder.NUMBER_RE.match(self.t, self.i)  # type: ignore[attr-defined]
+        m = _NUMBER.match(self.t, self.i)
         if m is None or m.end() == start:
             raise self.fail("expected a value")
         integer, frac, exp = m.groups()

@@ -139,8 +139,7 @@ def _plan_entry(entry: Entry, findings: list[Finding], exe: str,
                 taken: dict[tuple[str, str], str], lookup: Lookup,
                 ) -> tuple[LaunchEdit | None, list[Move], list[Skipped]]:
     if is_remote(entry.data):
-        why = ("remote server (url + headers): `run` cannot wrap it; it needs the mcp-secrets "
-               "proxy. Left unchanged")
+        why = "a remote server (url + headers): `run` cannot wrap it; it needs the proxy"
         return None, [], [Skipped(f, why) for f in findings]
     launch = launch_of(entry.data)
     if not isinstance(launch.command, str) or launch.cmd_key is None:

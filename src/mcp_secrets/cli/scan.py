@@ -48,7 +48,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
                           "files": [str(d.path) for d in result.documents]}, indent=2))
     else:
         _table(["client", "file", "server", "field", "kind", "preview"],
-               [[f.client, f.file, f.server, f.field, f.kind, f.preview]
+               [[f.client, _short(f.file), f.server, f.field, f.kind, f.preview]
                 for f in result.findings])
         for n in result.notices:
             print(f"note: {n.file}: {n.server} {n.field}: {n.message}")
@@ -105,6 +105,12 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             print(f"  {b}")
         print(f"When every server works, delete them: rm -r '{where}'")
     return EXIT_OK
+
+
+def _short(path: str) -> str:
+    """A path under the home directory as ~/…, so the table fits a terminal."""
+    home = str(Path.home())
+    return "~" + path[len(home):] if path.startswith(home + "/") else path
 
 
 def _table(header: list[str], rows: list[list[str]]) -> None:
