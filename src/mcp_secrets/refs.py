@@ -64,6 +64,8 @@ _ENTRY_POINT_GROUP = "mcp_secrets.schemes"
 
 def register(name: str, scheme: Scheme | str) -> None:
     """Make `name://…` references resolvable: a Scheme object, or "module:attr" to import lazily."""
+    if name in URL_SCHEMES or not _SCHEME_RE.fullmatch(name):
+        raise ValueError(f"{name!r} cannot be a reference scheme (lowercase, not a URL scheme)")
     if isinstance(scheme, str):
         _BUILTIN[name] = scheme
         _LOADED.pop(name, None)
@@ -76,13 +78,23 @@ def known_schemes() -> list[str]:
 
 
 _SCHEME_RE = re.compile(r"[a-z][a-z0-9+.-]{0,31}")
+#: Ordinary URL schemes are never secret references. Environments are full of such URLs
+#: (proxies, databases, endpoints); ruling them out here means `run` never scans installed
+#: packages for a plugin scheme because of one, and no plugin can claim them.
+URL_SCHEMES = frozenset({
+    "http", "https", "ws", "wss", "ftp", "ftps", "sftp", "ssh", "git", "file", "data", "unix",
+    "tcp", "udp", "grpc", "grpcs", "postgres", "postgresql", "mysql", "mariadb", "redis",
+    "rediss", "mongodb", "mongodb+srv", "amqp", "amqps", "nats", "kafka", "sqlite", "ldap",
+    "ldaps", "s3", "gs", "mailto", "smtp", "smtps", "imap", "imaps",
+})
 
 
 def is_reference(text: str) -> bool:
     """True when `text` looks like a reference of a scheme we know (``scheme://…``)."""
     scheme, sep, _ = text.partition("://")
-    if not sep or not _SCHEME_RE.fullmatch(scheme):
+    if not sep or scheme in URL_SCHEMES or not _SCHEME_RE.fullmatch(scheme):
         return False
+    # Installed plugins are looked up only for a scheme that is not built in.
     return scheme in _BUILTIN or scheme in _LOADED or scheme in _entry_points()
 
 
@@ -167,7 +179,8 @@ def _scheme(name: str) -> Scheme:
 def _entry_points() -> dict[str, str]:
     from importlib.metadata import entry_points
 
-    return {ep.name: ep.value for ep in entry_points(group=_ENTRY_POINT_GROUP)}
+    return {ep.name: ep.value for ep in entry_points(group=_ENTRY_POINT_GROUP)
+            if ep.name not in URL_SCHEMES}
 
 
 def describe(ref: Reference) -> str:
