@@ -28,16 +28,17 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote
 
 from mcp_secrets.configs import Document, Entry, is_remote, launch_of, parse_text
 from mcp_secrets.errors import MigrationError, SecretsError
 from mcp_secrets.rewrite import LaunchEdit, apply
 from mcp_secrets.scan import Finding, arg_index, scan, scan_entry
 
-#: Stores a value: (server, name, value). Replaceable so a test can cut the keychain mid-run.
-Store = Callable[[str, str, str], None]
-Lookup = Callable[[str, str], "str | None"]
+#: Stores a value: (server, profile, name, value). Replaceable so a test can cut the keychain
+#: mid-run; the default is the real store.
+Store = Callable[[str, str, str, str], None]
+#: The value stored now, if any: (server, profile, name).
+Lookup = Callable[[str, str, str], "str | None"]
 
 
 @dataclass(frozen=True)
@@ -45,10 +46,15 @@ class Move:
     finding: Finding
     server: str  # the store scope (the entry's name, made a valid server name)
     name: str  # the secret's name in that scope
+    profile: str  # the profile it is stored in; named in the reference unless the default
 
     @property
     def reference(self) -> str:
-        return f"mcp-secrets://{quote(self.server, safe='')}/{quote(self.name, safe='')}"
+        from mcp_secrets.names import DEFAULT_PROFILE
+        from mcp_secrets.refs_local import local_reference
+
+        return local_reference(self.server, self.name,
+                               None if self.profile == DEFAULT_PROFILE else self.profile)
 
 
 @dataclass(frozen=True)
@@ -103,9 +109,13 @@ def server_scope(name: str) -> str:
     return cleaned[:128] or "server"
 
 
-def plan(paths: Iterable[Path] = (), *, lookup: Lookup | None = None,
-         exe: str | None = None) -> Plan:
-    """Everything migrate would do, computed without writing anything."""
+def plan(paths: Iterable[Path] = (), *, profile: str | None = None,
+         lookup: Lookup | None = None, exe: str | None = None) -> Plan:
+    """Everything migrate would do, computed without writing anything. Values go to `profile`
+    (else MCP_SECRETS_PROFILE, else the default profile)."""
+    from mcp_secrets.names import profile_name
+
+    chosen = profile_name(profile)
     result = scan(paths)
     if result.errors:
         more = f" (and {len(result.errors) - 1} more)" if len(result.errors) > 1 else ""
@@ -122,7 +132,8 @@ def plan(paths: Iterable[Path] = (), *, lookup: Lookup | None = None,
             findings, _ = scan_entry(doc, entry)
             if not findings:
                 continue
-            edit, entry_moves, skipped = _plan_entry(entry, findings, exe, taken, lookup)
+            edit, entry_moves, skipped = _plan_entry(entry, findings, exe, chosen, taken,
+                                                     lookup)
             out.skipped += skipped
             if edit is not None:
                 edits.append(edit)
@@ -135,7 +146,7 @@ def plan(paths: Iterable[Path] = (), *, lookup: Lookup | None = None,
     return out
 
 
-def _plan_entry(entry: Entry, findings: list[Finding], exe: str,
+def _plan_entry(entry: Entry, findings: list[Finding], exe: str, profile: str,
                 taken: dict[tuple[str, str], str], lookup: Lookup,
                 ) -> tuple[LaunchEdit | None, list[Move], list[Skipped]]:
     if is_remote(entry.data):
@@ -155,7 +166,8 @@ def _plan_entry(entry: Entry, findings: list[Finding], exe: str,
         index = arg_index(f.field)
         if f.field.startswith("env."):
             var = f.field[4:]
-            move = Move(f, server, _free_name(server, var, f.value, taken, lookup))
+            move = Move(f, server, _free_name(server, profile, var, f.value, taken, lookup),
+                        profile)
             env_pairs += ["--env", f"{var}={move.reference}"]
             drop.append(var)
         elif index is not None and f.value == args[index]:
@@ -163,8 +175,9 @@ def _plan_entry(entry: Entry, findings: list[Finding], exe: str,
                 skipped.append(Skipped(f, "the secret is inside an argument (--flag=value); "
                                           "split it into two arguments, then run migrate again"))
                 continue
-            move = Move(f, server, _free_name(server, _arg_name(args, index), f.value, taken,
-                                              lookup))
+            name = _arg_name(args, index)
+            move = Move(f, server, _free_name(server, profile, name, f.value, taken, lookup),
+                        profile)
             replaced[index] = move.reference
         else:
             skipped.append(Skipped(f, "only env values and whole arguments of a local server "
@@ -198,14 +211,14 @@ def _arg_name(args: list[str], index: int) -> str:
     return f"ARG_{index}"
 
 
-def _free_name(server: str, name: str, value: str, taken: dict[tuple[str, str], str],
-               lookup: Lookup) -> str:
+def _free_name(server: str, profile: str, name: str, value: str,
+               taken: dict[tuple[str, str], str], lookup: Lookup) -> str:
     """`name`, or `name_2`, … when the store or this run already holds another value there."""
     candidate, n = name, 1
     while True:
         held = taken.get((server, candidate))
         if held is None:
-            held = lookup(server, candidate)
+            held = lookup(server, profile, candidate)
         if held is None or held == value:
             taken[(server, candidate)] = value
             return candidate
@@ -213,19 +226,19 @@ def _free_name(server: str, name: str, value: str, taken: dict[tuple[str, str], 
         candidate = f"{name}_{n}"
 
 
-def _stored_value(server: str, name: str) -> str | None:
+def _stored_value(server: str, profile: str, name: str) -> str | None:
     from mcp_secrets.storage import MCPSecretsStorage
 
     try:
-        return MCPSecretsStorage(server).retrieve_secret(name)
+        return MCPSecretsStorage(server, profile=profile).retrieve_secret(name)
     except SecretsError as exc:
         raise MigrationError(_store_fix(exc)) from None
 
 
-def _store_value(server: str, name: str, value: str) -> None:
+def _store_value(server: str, profile: str, name: str, value: str) -> None:
     from mcp_secrets.storage import MCPSecretsStorage
 
-    MCPSecretsStorage(server).store_secret(name, value)
+    MCPSecretsStorage(server, profile=profile).store_secret(name, value)
 
 
 def _store_fix(exc: Exception) -> str:
@@ -272,7 +285,7 @@ def run(the_plan: Plan, *, store: Store | None = None) -> Outcome:
         if key in done:
             continue
         try:
-            store(move.server, move.name, move.finding.value)
+            store(move.server, move.profile, move.name, move.finding.value)
         except SecretsError as exc:
             raise MigrationError(_store_fix(exc)) from None
         done.add(key)

@@ -35,6 +35,8 @@ def add_parsers(sub: Any) -> None:
     m.add_argument("--dry-run", action="store_true",
                    help="print the change as a diff (values masked) and write nothing")
     m.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    m.add_argument("--profile", metavar="P",
+                   help="store the values in profile P (the references then name it)")
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
@@ -70,7 +72,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
 def cmd_migrate(args: argparse.Namespace) -> int:
     from mcp_secrets import migrate
 
-    plan = migrate.plan(args.paths)
+    plan = migrate.plan(args.paths, profile=args.profile)
     for s in plan.skipped:
         f = s.finding
         print(f"left unchanged: {f.file}: {f.server} {f.field} ({f.kind}): {s.reason}")

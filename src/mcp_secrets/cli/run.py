@@ -1,0 +1,319 @@
+"""`mcp-secrets run`: start a command with secret references resolved into its environment.
+
+    mcp-secrets run [--server S]... [--env VAR=REF]... [--env-file FILE]... [--profile P]
+                    [--no-masking] -- CMD [ARG...]
+
+References come from the inherited environment, `--env`, `--env-file` (dotenv) and whole
+arguments of CMD; `--server S` adds every secret stored for S under its own name. Everything is
+resolved before anything starts: one failure and CMD never runs. Values travel only in CMD's
+environment (or in the one argument that was a reference), never in an argv of ours.
+
+By default CMD's stdout and stderr are relayed through a masker (see masking.py), so a server
+that echoes its key shows a marker instead; stdin is CMD's own (an MCP client's EOF reaches it
+directly). `--no-masking` replaces this process with CMD: no relay, no overhead.
+
+This module sits on every server launch, so it imports only the standard library up front;
+the store is loaded only when there is a reference to resolve.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import re
+import signal
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any
+
+from mcp_secrets.cli.errors import EXIT_USAGE, CLIError, report
+
+if TYPE_CHECKING:
+    from mcp_secrets.masking import Masker
+
+VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+FORWARDED = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
+EXIT_CANNOT_EXECUTE = 126
+EXIT_NOT_FOUND = 127
+#: After CMD exits, how long a grandchild that kept its stdout open may delay our exit.
+DRAIN_TIMEOUT_S = 2.0
+
+
+def add_parser(sub: Any, parents: Sequence[argparse.ArgumentParser]) -> None:
+    """Register `run` on the main parser's subcommands."""
+    r = sub.add_parser(
+        "run", parents=list(parents),
+        help="start a command with secret references resolved into its environment",
+        description="Resolve secret references (mcp-secrets://SERVER/NAME, env://VAR, …) found "
+                    "in the environment, in --env and --env-file, and in whole arguments of "
+                    "the command, then start it. Nothing starts if any reference fails. Values "
+                    "in its stdout/stderr are masked unless --no-masking.",
+    )
+    r.add_argument("--server", action="append", default=[], metavar="S",
+                   help="add every secret stored for server S as a variable of the same name")
+    r.add_argument("--env", action="append", default=[], metavar="VAR=REF",
+                   help="set VAR to the value REF refers to (a reference, never a value)")
+    r.add_argument("--env-file", action="append", default=[], metavar="FILE",
+                   help="dotenv file of VAR=REF (or VAR=plain setting) lines; # comments")
+    r.add_argument("--no-masking", action="store_true",
+                   help="do not mask values in the output: exec the command directly")
+    r.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD [ARG...]")
+
+
+@dataclass
+class Plan:
+    """What to start: the argv, the environment and every value that must be masked."""
+
+    argv: list[str]
+    env: dict[str, str]
+    values: dict[str, str] = field(default_factory=dict, repr=False)  # label -> value
+    skipped: dict[str, list[str]] = field(default_factory=dict)  # server -> names not injected
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    argv = list(args.argv)
+    if argv[:1] == ["--"]:
+        argv = argv[1:]
+    if not argv:
+        raise CLIError("no command to run: give it after --, e.g. "
+                       "`mcp-secrets run --env KEY=mcp-secrets://server/KEY -- my-server`",
+                       EXIT_USAGE)
+    if args.profile is not None:
+        # --profile P is MCP_SECRETS_PROFILE=P for this run: for our references and for a
+        # command that uses mcp-secrets itself.
+        from mcp_secrets import config
+        from mcp_secrets.names import validate_name
+
+        os.environ[config.PROFILE.name] = validate_name(args.profile, kind="profile name")
+    plan = prepare(argv, servers=args.server, env_args=args.env, env_files=args.env_file)
+    for server, names in plan.skipped.items():
+        report(f"not injected from server {server!r} (not valid variable names): "
+               + ", ".join(repr(n) for n in names))
+    if args.no_masking:
+        return execute(plan)
+    from mcp_secrets.masking import Masker
+
+    masker = Masker(plan.values.values())
+    short = sorted(label for label, v in plan.values.items() if v in masker.unmaskable)
+    if short:
+        report(f"not masked (shorter than 4 characters): {', '.join(short)}")
+    return supervise(plan.argv, plan.env, masker)
+
+
+# ------------------------------------------------------------------ resolution
+
+
+def prepare(argv: Sequence[str], *, servers: Sequence[str] = (), env_args: Sequence[str] = (),
+            env_files: Sequence[str] = (), environ: Mapping[str, str] | None = None) -> Plan:
+    """Resolve everything `run` needs, or raise (SecretReferenceError / CLIError) having
+    started nothing. Later sources win: environment < --server < --env-file < --env."""
+    from mcp_secrets import refs
+
+    base = dict(os.environ if environ is None else environ)
+    # var -> (is_reference, text); values from --server are kept apart (already resolved)
+    wanted: dict[str, tuple[bool, str]] = {
+        k: (True, v) for k, v in base.items() if refs.is_reference(v)
+    }
+    from_servers, skipped = _server_secrets(servers)
+    for var in from_servers:
+        wanted.pop(var, None)
+    for path in env_files:
+        for var, text in read_env_file(path).items():
+            from_servers.pop(var, None)
+            wanted[var] = (refs.is_reference(text), text)
+    for item in env_args:
+        var, sep, text = item.partition("=")
+        if not sep or not VAR_NAME.fullmatch(var):
+            raise CLIError("--env takes VAR=REF with VAR a variable name (letters, digits, _); "
+                           "the argument is not shown, in case it is a secret", EXIT_USAGE)
+        if not refs.is_reference(text):
+            raise CLIError(
+                f"--env {var}=…: not a secret reference (mcp-secrets://SERVER/NAME, env://VAR, "
+                f"…); a value on the command line would be visible to every process — store "
+                f"it with `mcp-secrets set` and pass its reference", EXIT_USAGE)
+        from_servers.pop(var, None)
+        wanted[var] = (True, text)
+
+    args = list(argv)
+    to_resolve = {var: text for var, (is_ref, text) in wanted.items() if is_ref}
+    arg_labels = {}
+    for i, arg in enumerate(args[1:], start=1):
+        if refs.is_reference(arg):
+            arg_labels[i] = f"argument {i} of the command"
+            to_resolve[arg_labels[i]] = arg
+    resolved = refs.resolve_all(to_resolve)
+
+    env = base
+    for var, (is_ref, text) in wanted.items():
+        env[var] = resolved[var] if is_ref else text
+    env.update(from_servers)
+    for i, label in arg_labels.items():
+        args[i] = resolved[label]
+    values = {**from_servers, **resolved}
+    return Plan(argv=args, env=env, values=values, skipped=skipped)
+
+
+def _server_secrets(servers: Sequence[str]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """{VAR: value} of every secret of each server whose name is a valid variable name."""
+    if not servers:
+        return {}, {}
+    from mcp_secrets.errors import SecretReferenceError
+    from mcp_secrets.names import profile_name
+    from mcp_secrets.storage import MCPSecretsStorage
+
+    found: dict[str, str] = {}
+    skipped: dict[str, list[str]] = {}
+    for server in servers:
+        storage = MCPSecretsStorage(server)
+        names = storage.list_secrets()
+        profile = profile_name()
+        where = f"server {server!r}" + ("" if profile == "default" else f" (profile {profile!r})")
+        if not names:
+            raise SecretReferenceError(f"--server {server}: no secrets are stored for {where}")
+        for name in names:
+            if not VAR_NAME.fullmatch(name):
+                skipped.setdefault(server, []).append(name)
+                continue
+            value = storage.retrieve_secret(name)
+            if value is None:  # indexed but gone (deleted meanwhile, or a half-written ghost)
+                raise SecretReferenceError(f"--server {server}: {name!r} is listed for {where} "
+                                           "but has no value; run `mcp-secrets set` for it again")
+            found[name] = value
+    return found, skipped
+
+
+def read_env_file(path: str) -> dict[str, str]:
+    """dotenv lines ``VAR=value`` (optionally ``export VAR=…``, quoted values, # comments).
+
+    Errors name the file and line number, never the line (it may hold a value)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as exc:
+        raise CLIError(f"--env-file {path}: cannot read it ({exc.strerror or type(exc).__name__})"
+                       ) from None
+    except UnicodeDecodeError:
+        raise CLIError(f"--env-file {path}: not UTF-8 text") from None
+    out: dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line[len("export "):].lstrip()
+        var, sep, value = line.partition("=")
+        var = var.strip()
+        if not sep or not VAR_NAME.fullmatch(var):
+            raise CLIError(f"--env-file {path}, line {number}: expected VAR=REF "
+                           "(the line is not shown, in case it holds a secret)", EXIT_USAGE)
+        value = value.strip()
+        if value[:1] in ("'", '"'):
+            quote = value[0]
+            end = value.find(quote, 1)
+            if end < 0 or value[end + 1:].strip()[:1] not in ("", "#"):
+                raise CLIError(f"--env-file {path}, line {number}: unbalanced quote",
+                               EXIT_USAGE)
+            value = value[1:end]
+        else:
+            value = re.split(r"\s+#", value, maxsplit=1)[0].rstrip()
+        out[var] = value
+    return out
+
+
+# ------------------------------------------------------------------ starting CMD
+
+
+def execute(plan: Plan) -> int:
+    """--no-masking: become CMD (signals, stdin, exit status are then simply its own)."""
+    if hasattr(signal, "SIGPIPE"):
+        # Python ignores SIGPIPE, and an ignored signal stays ignored across exec.
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    try:
+        os.execvpe(plan.argv[0], plan.argv, plan.env)  # noqa: S606 (no shell, on purpose)
+    except FileNotFoundError:
+        raise CLIError(f"command not found: {plan.argv[0]}", EXIT_NOT_FOUND) from None
+    except PermissionError:
+        raise CLIError(f"cannot execute {plan.argv[0]}: permission denied",
+                       EXIT_CANNOT_EXECUTE) from None
+    except OSError as exc:
+        raise CLIError(f"cannot execute {plan.argv[0]}: {exc.strerror}",
+                       EXIT_CANNOT_EXECUTE) from None
+    return EXIT_CANNOT_EXECUTE  # not reached: exec does not return
+
+
+def supervise(argv: list[str], env: dict[str, str], masker: Masker) -> int:
+    """Start CMD with its stdout/stderr through the masker, forward signals, return its status
+    (128+N when killed by signal N)."""
+    import subprocess
+
+    child: list[subprocess.Popen[bytes]] = []
+    pending: list[int] = []
+
+    def forward(signum: int, _frame: object) -> None:
+        if not child:
+            pending.append(signum)
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child[0].pid, signum)
+
+    for sig in FORWARDED:
+        signal.signal(sig, forward)
+    try:
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                bufsize=0)
+    except FileNotFoundError:
+        raise CLIError(f"command not found: {argv[0]}", EXIT_NOT_FOUND) from None
+    except PermissionError:
+        raise CLIError(f"cannot execute {argv[0]}: permission denied",
+                       EXIT_CANNOT_EXECUTE) from None
+    child.append(proc)
+    for sig in pending:
+        os.kill(proc.pid, sig)
+    assert proc.stdout is not None and proc.stderr is not None
+    relays = [
+        threading.Thread(target=_relay, args=(src, dst, masker), name=f"relay-{dst}",
+                         daemon=True)
+        for src, dst in ((proc.stdout, 1), (proc.stderr, 2))
+    ]
+    for t in relays:
+        t.start()
+    status = proc.wait()
+    for t in relays:
+        t.join(DRAIN_TIMEOUT_S)
+    return 128 - status if status < 0 else status
+
+
+def _relay(src: IO[bytes], dst: int, masker: Masker) -> None:
+    """Copy `src` to `dst` through a stream masker until EOF. If `dst` is gone (the reader went
+    away), close `src` so CMD sees a broken pipe as it would have without us."""
+    stream = masker.stream()
+    fd = src.fileno()
+    try:
+        while True:
+            data = os.read(fd, 65536)
+            if not data:
+                _write_all(dst, stream.close())
+                return
+            _write_all(dst, stream.feed(data))
+    except OSError:  # EPIPE/EBADF on dst
+        src.close()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def main(argv: Sequence[str]) -> int:
+    """Entry for `python -m mcp_secrets.cli.run ARGS` (the same as `mcp-secrets run ARGS`)."""
+    from mcp_secrets.cli.main import main as cli_main
+
+    return cli_main(["run", *argv])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
