@@ -65,7 +65,7 @@ BENIGN_ENV = {
     "DEBUG": "true", "PORT": "8080", "LOG_LEVEL": "info", "MODEL": "claude-sonnet-4-5",
     "BASE_URL": "https://api.example.com/v1", "NODE_ENV": "production", "AWS_REGION": "us-east-1",
     "TEAM_ID": "T01234567", "PLACEHOLDER_TOKEN": "${GITHUB_TOKEN}",
-    "CURSOR_STYLE_KEY": "${env:MY_KEY}", "REFERENCED_KEY": "mcp-secrets://already/API_KEY",
+    "CURSOR_STYLE_KEY": "${env:MY_KEY}",
     "USER_ID": "550e8400-e29b-41d4-a716-446655440000",
 }
 
