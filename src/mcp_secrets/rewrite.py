@@ -57,7 +57,7 @@ def _json(text: str, edits: Sequence[LaunchEdit]) -> str:
             spans.append((args.start, args.end, _array(text, args, edit.args)))
         else:
             inline = "\n" not in text[launch.start:launch.end]
-            sep = ", " if inline else ",\n" + jsonc.line_indent(text, cmd.start)
+            sep = ", " if inline else "," + _newline(text) + jsonc.line_indent(text, cmd.start)
             spans.append((cmd.end, cmd.end, f'{sep}"args": {_array(text, None, edit.args)}'))
         env = launch.members.get(edit.env_key)
         if env is not None and edit.drop_env and env.kind == "object":
@@ -80,7 +80,13 @@ def _array(text: str, node: Any, values: list[str]) -> str:
         return "[" + ", ".join(items) + "]"
     indent = jsonc.line_indent(text, node.items[0].start)
     close = jsonc.line_indent(text, node.end - 1)
-    return "[\n" + ",\n".join(indent + i for i in items) + "\n" + close + "]"
+    nl = _newline(text)
+    return f"[{nl}" + f",{nl}".join(indent + i for i in items) + nl + close + "]"
+
+
+def _newline(text: str) -> str:
+    """The file's own line ending, so a CRLF file does not get mixed endings."""
+    return "\r\n" if "\r\n" in text else "\n"
 
 
 def _object(text: str, node: Any, keep: list[str]) -> str:
@@ -95,7 +101,8 @@ def _object(text: str, node: Any, keep: list[str]) -> str:
     first = next(iter(node.members.values()))
     indent = jsonc.line_indent(text, first.start)
     close = jsonc.line_indent(text, node.end - 1)
-    return "{\n" + ",\n".join(indent + p for p in parts) + "\n" + close + "}"
+    nl = _newline(text)
+    return f"{{{nl}" + f",{nl}".join(indent + p for p in parts) + nl + close + "}"
 
 
 # --- TOML: tomlkit -----------------------------------------------------------------------------

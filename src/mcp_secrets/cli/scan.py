@@ -39,7 +39,19 @@ def add_parsers(sub: Any) -> None:
                    help="store the values in profile P (the references then name it)")
 
 
+def _need_extra() -> None:
+    """scan and migrate use detect-secrets, tomlkit and ruamel.yaml (the `migrate` extra)."""
+    import importlib.util
+
+    missing = [m for m in ("detect_secrets", "tomlkit", "ruamel.yaml")
+               if importlib.util.find_spec(m.split(".")[0]) is None]
+    if missing:
+        raise CLIError(f"this command needs {', '.join(missing)}: install them with "
+                       "pip install 'mcp-secrets[migrate]'")
+
+
 def cmd_scan(args: argparse.Namespace) -> int:
+    _need_extra()
     from mcp_secrets.scan import scan
 
     result = scan(args.paths)
@@ -70,6 +82,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    _need_extra()
     from mcp_secrets import migrate
 
     plan = migrate.plan(args.paths, profile=args.profile)
