@@ -387,3 +387,13 @@ def test_short_parser_leaves_help_and_mistakes_to_argparse(argv: list[str]) -> N
         assert proc.returncode == 0 and "--no-masking" in proc.stdout
     else:
         assert proc.returncode == 2 and proc.stderr.startswith("mcp-secrets: ")
+
+
+def test_our_own_secret_settings_reach_the_child_only_by_name() -> None:
+    passphrase = canary()
+    env = {**os.environ, "MCP_SECRETS_PASSPHRASE": passphrase}
+    code = py("import os; print(os.environ.get('MCP_SECRETS_PASSPHRASE') is not None)")
+    assert run("--", *code, env=env).stdout == "False\n"
+    asked = run("--env", "MCP_SECRETS_PASSPHRASE=env://MCP_SECRETS_PASSPHRASE", "--", *code,
+                env=env)
+    assert asked.stdout == "True\n", asked.stderr

@@ -123,10 +123,16 @@ def cmd_run(args: argparse.Namespace | SimpleNamespace) -> int:
 def prepare(argv: Sequence[str], *, servers: Sequence[str] = (), env_args: Sequence[str] = (),
             env_files: Sequence[str] = (), environ: Mapping[str, str] | None = None) -> Plan:
     """Resolve everything `run` needs, or raise (SecretReferenceError / CLIError) having
-    started nothing. Later sources win: environment < --server < --env-file < --env."""
-    from mcp_secrets import refs
+    started nothing. Later sources win: environment < --server < --env-file < --env.
+
+    The environment passed on lacks our own secret settings (MCP_SECRETS_PASSPHRASE, …) unless
+    --env or --env-file names them."""
+    from mcp_secrets import config, refs
 
     base = dict(os.environ if environ is None else environ)
+    for setting in config.SETTINGS.values():
+        if setting.secret:  # our own secrets (the store's passphrase): only if asked for by name
+            base.pop(setting.name, None)
     # var -> (is_reference, text); values from --server are kept apart (already resolved)
     wanted: dict[str, tuple[bool, str]] = {
         k: (True, v) for k, v in base.items() if refs.is_reference(v)
