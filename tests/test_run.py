@@ -352,3 +352,48 @@ def test_fastmcp_client_through_run_sees_the_marker(
     assert f"debug: using key {MARKER}" in logged
     assert_absent(value, echoed, logged)
 
+
+
+# ------------------------------------------------------------------ the short path
+
+
+@pytest.mark.parametrize("argv", [
+    ["--", "cmd", "--env", "X"],
+    ["--env", "A=env://B", "--env=C=env://D", "--server", "s", "--server=t", "--", "cmd"],
+    ["--env-file", "f", "--env-file=g", "--profile", "p", "--no-masking", "cmd", "-v"],
+    ["--profile=p", "cmd"],
+    ["cmd", "--env", "A=x"],
+])
+def test_short_parser_reads_what_argparse_reads(argv: list[str]) -> None:
+    from mcp_secrets.cli.main import build_parser
+    from mcp_secrets.cli.run import parse_fast
+
+    full = build_parser().parse_args(["run", *argv])
+    fast = parse_fast(argv)
+    assert fast is not None
+    for key in ("server", "env", "env_file", "profile", "no_masking"):
+        assert getattr(fast, key) == getattr(full, key), key
+    assert [a for a in fast.argv if a != "--"] == [a for a in full.argv if a != "--"]
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--bogus", "x"], ["--env"]])
+def test_short_parser_leaves_help_and_mistakes_to_argparse(argv: list[str]) -> None:
+    from mcp_secrets.cli.run import parse_fast
+
+    assert parse_fast(argv) is None
+    proc = run(*argv)
+    assert "Traceback" not in proc.stderr
+    if argv == ["--help"]:
+        assert proc.returncode == 0 and "--no-masking" in proc.stdout
+    else:
+        assert proc.returncode == 2 and proc.stderr.startswith("mcp-secrets: ")
+
+
+def test_our_own_secret_settings_reach_the_child_only_by_name() -> None:
+    passphrase = canary()
+    env = {**os.environ, "MCP_SECRETS_PASSPHRASE": passphrase}
+    code = py("import os; print(os.environ.get('MCP_SECRETS_PASSPHRASE') is not None)")
+    assert run("--", *code, env=env).stdout == "False\n"
+    asked = run("--env", "MCP_SECRETS_PASSPHRASE=env://MCP_SECRETS_PASSPHRASE", "--", *code,
+                env=env)
+    assert asked.stdout == "True\n", asked.stderr

@@ -20,16 +20,16 @@ import functools
 import importlib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from mcp_secrets.errors import SecretReferenceError
 
 
-@dataclass(frozen=True)
-class Reference:
-    """A parsed reference. ``path`` segments and the fragment are percent-decoded."""
+class Reference(NamedTuple):
+    """A parsed reference. ``path`` segments and the fragment are percent-decoded.
+
+    (A NamedTuple, not a dataclass: `dataclasses` costs a launch through `run` an import.)"""
 
     text: str  # the reference as written (holds no value, so it is safe to show)
     scheme: str

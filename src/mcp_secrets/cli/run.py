@@ -18,20 +18,26 @@ the store is loaded only when there is a reference to resolve.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import re
 import signal
 import sys
-import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import IO, TYPE_CHECKING, Any
 
-from mcp_secrets.cli.errors import EXIT_USAGE, CLIError, report
+from mcp_secrets.cli.errors import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    CLIError,
+    report,
+)
 
 if TYPE_CHECKING:
+    import argparse
+
     from mcp_secrets.masking import Masker
 
 VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -44,6 +50,8 @@ DRAIN_TIMEOUT_S = 2.0
 
 def add_parser(sub: Any, parents: Sequence[argparse.ArgumentParser]) -> None:
     """Register `run` on the main parser's subcommands."""
+    import argparse
+
     r = sub.add_parser(
         "run", parents=list(parents),
         help="start a command with secret references resolved into its environment",
@@ -63,17 +71,23 @@ def add_parser(sub: Any, parents: Sequence[argparse.ArgumentParser]) -> None:
     r.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD [ARG...]")
 
 
-@dataclass
 class Plan:
     """What to start: the argv, the environment and every value that must be masked."""
 
-    argv: list[str]
-    env: dict[str, str]
-    values: dict[str, str] = field(default_factory=dict, repr=False)  # label -> value
-    skipped: dict[str, list[str]] = field(default_factory=dict)  # server -> names not injected
+    __slots__ = ("argv", "env", "skipped", "values")
+
+    def __init__(self, argv: list[str], env: dict[str, str], values: dict[str, str],
+                 skipped: dict[str, list[str]]) -> None:
+        self.argv = argv
+        self.env = env
+        self.values = values  # label -> value
+        self.skipped = skipped  # server -> secret names not injected
+
+    def __repr__(self) -> str:  # never the environment or the values
+        return f"<Plan {self.argv[0]!r} with {len(self.values)} secret value(s)>"
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def cmd_run(args: argparse.Namespace | SimpleNamespace) -> int:
     argv = list(args.argv)
     if argv[:1] == ["--"]:
         argv = argv[1:]
@@ -109,10 +123,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 def prepare(argv: Sequence[str], *, servers: Sequence[str] = (), env_args: Sequence[str] = (),
             env_files: Sequence[str] = (), environ: Mapping[str, str] | None = None) -> Plan:
     """Resolve everything `run` needs, or raise (SecretReferenceError / CLIError) having
-    started nothing. Later sources win: environment < --server < --env-file < --env."""
-    from mcp_secrets import refs
+    started nothing. Later sources win: environment < --server < --env-file < --env.
+
+    The environment passed on lacks our own secret settings (MCP_SECRETS_PASSPHRASE, …) unless
+    --env or --env-file names them."""
+    from mcp_secrets import config, refs
 
     base = dict(os.environ if environ is None else environ)
+    for setting in config.SETTINGS.values():
+        if setting.secret:  # our own secrets (the store's passphrase): only if asked for by name
+            base.pop(setting.name, None)
     # var -> (is_reference, text); values from --server are kept apart (already resolved)
     wanted: dict[str, tuple[bool, str]] = {
         k: (True, v) for k, v in base.items() if refs.is_reference(v)
@@ -248,6 +268,7 @@ def supervise(argv: list[str], env: dict[str, str], masker: Masker) -> int:
     """Start CMD with its stdout/stderr through the masker, forward signals, return its status
     (128+N when killed by signal N)."""
     import subprocess
+    import threading
 
     child: list[subprocess.Popen[bytes]] = []
     pending: list[int] = []
@@ -308,12 +329,75 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def main(argv: Sequence[str]) -> int:
-    """Entry for `python -m mcp_secrets.cli.run ARGS` (the same as `mcp-secrets run ARGS`)."""
-    from mcp_secrets.cli.main import main as cli_main
+# ------------------------------------------------------------------ the short path
 
-    return cli_main(["run", *argv])
+_VALUED = {"--server": "server", "--env": "env", "--env-file": "env_file"}
 
 
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+def fast_main(argv: Sequence[str], *, exit_now: bool = False) -> int | None:
+    """`mcp-secrets run ARGS` without building the whole CLI's argparse parser (it and the
+    modules it pulls in are a good part of a launch). Returns None for anything it does not
+    handle itself (help, a usage error), and the full parser takes over with its messages."""
+    args = parse_fast(argv)
+    if args is None:
+        return None
+    code = guarded(cmd_run, args)
+    if not exit_now:
+        return code
+    # The child is gone and its output relayed: skip the interpreter's teardown (a few ms of
+    # freeing modules, on every server exit). Our own output goes straight to the fds.
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
+
+
+def parse_fast(argv: Sequence[str]) -> SimpleNamespace | None:
+    """run's options as argparse would read them, or None if there is anything else."""
+    ns = SimpleNamespace(server=[], env=[], env_file=[], profile=None, no_masking=False,
+                            argv=[], backend=None, command="run")
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--" or not arg.startswith("-"):
+            ns.argv = list(argv[i:])
+            return ns
+        if arg == "--no-masking":
+            ns.no_masking = True
+            i += 1
+            continue
+        name, eq, value = arg.partition("=")
+        if name not in (*_VALUED, "--profile"):
+            return None  # --help, or a mistake: argparse explains
+        if not eq:
+            if i + 1 >= len(argv):
+                return None
+            value = argv[i + 1]
+            i += 1
+        i += 1
+        if name == "--profile":
+            ns.profile = value
+        else:
+            getattr(ns, _VALUED[name]).append(value)
+    return ns
+
+
+def guarded(handler: Any, args: SimpleNamespace) -> int:
+    """The CLI's error contract (one stderr line, an exit code, never a traceback or a
+    value), for the short path; the same as cli.main's."""
+    try:
+        return int(handler(args))
+    except CLIError as exc:
+        report(str(exc))
+        return exc.code
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        from mcp_secrets.errors import SecretsError
+
+        if isinstance(exc, SecretsError):
+            report(str(exc))
+        else:
+            report(f"unexpected {type(exc).__name__}; nothing else is shown to avoid leaking "
+                   "a secret (run `mcp-secrets doctor` to check the store)")
+        return EXIT_FAILURE
