@@ -346,19 +346,23 @@ def test_the_keychain_dying_mid_migrate_changes_no_file(planted: Planted) -> Non
 
 def test_a_file_the_client_rewrote_meanwhile_is_not_overwritten(tmp_path: Path) -> None:
     from mcp_secrets import migrate
-    from mcp_secrets.errors import MigrationError
 
     f = tmp_path / ".cursor" / "mcp.json"
     f.parent.mkdir()
     f.write_text(json.dumps({"mcpServers": {"s": {"command": "x", "env": {
         "API_KEY": "ghp_" + "a1B2" * 9}}}}, indent=2))
-    # The store is a dict here: this test is about the file, not the keychain.
+    g = tmp_path / ".mcp.json"
+    g.write_text(json.dumps({"mcpServers": {"t": {"command": "y", "env": {
+        "API_KEY": "ghp_" + "c3D4" * 9}}}}, indent=2))
+    # The store is a dict here: this test is about the files, not the keychain.
     kept: dict[tuple[str, str, str], str] = {}
-    plan = migrate.plan([f], lookup=lambda s, pr, n: kept.get((s, pr, n)), exe="/opt/ms")
+    plan = migrate.plan([f, g], lookup=lambda s, pr, n: kept.get((s, pr, n)), exe="/opt/ms")
     theirs = f.read_text().replace('"command": "x"', '"command": "x", "disabled": true')
     f.write_text(theirs)
-    with pytest.raises(MigrationError, match="changed on disk"):
-        migrate.run(plan, store=lambda s, pr, n, v: kept.__setitem__((s, pr, n), v))
+    outcome = migrate.run(plan, store=lambda s, pr, n, v: kept.__setitem__((s, pr, n), v))
+    assert outcome.written == [g] and len(outcome.failed) == 1  # the other file is independent
+    assert "changed on disk" in outcome.failed[0] and "run `mcp-secrets migrate` again" in \
+        outcome.failed[0]
     assert f.read_text() == theirs
 
 

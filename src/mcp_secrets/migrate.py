@@ -84,6 +84,7 @@ class Plan:
 class Outcome:
     written: list[Path] = field(default_factory=list)
     backups: list[Path] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # one message per file left as it was
     stored: int = 0
 
 
@@ -292,7 +293,15 @@ def run(the_plan: Plan, *, store: Store | None = None) -> Outcome:
     outcome.stored = len(done)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     for fp in the_plan.files:
-        backup = _replace(fp.doc, fp.new_text, stamp)
+        try:
+            backup = _replace(fp.doc, fp.new_text, stamp)
+        except MigrationError as exc:  # this file only; the others are independent
+            outcome.failed.append(str(exc))
+            continue
+        except OSError as exc:
+            outcome.failed.append(f"{fp.doc.path} could not be rewritten "
+                                  f"({exc.strerror or type(exc).__name__}); it was left as it was")
+            continue
         outcome.written.append(fp.doc.path)
         outcome.backups.append(backup)
     return outcome

@@ -119,7 +119,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         for b in outcome.backups:
             print(f"  {b}")
         print(f"When every server works, delete them: rm -r '{where}'")
-    return EXIT_OK
+    for message in outcome.failed:
+        report(message)
+    return EXIT_FAILURE if outcome.failed else EXIT_OK
 
 
 def _short(path: str) -> str:
