@@ -166,3 +166,10 @@ def test_key_like_names() -> None:
                                             "client_secret", "DB_PASSWORD", "x-api-key"))
     assert not any(detect.key_like(n) for n in ("TOKEN_PATH", "API_KEY_FILE", "KEY_ID",
                                                 "LOG_LEVEL", "MODEL", "AUTH_TYPE"))
+
+
+def test_the_heavy_dependencies_load_only_when_scanning() -> None:
+    code = ("import sys; import mcp_secrets, mcp_secrets.cli.main as m; m.build_parser(); "
+            "heavy = [x for x in ('detect_secrets', 'tomlkit', 'ruamel') if x in sys.modules]; "
+            "assert not heavy, heavy")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
