@@ -112,8 +112,11 @@ def main() -> None:
           f"{theirs_peak:6.2f} MiB")
     print(f"  ratio ours/detect-secrets: time {ours / theirs:.2f}x, peak memory "
           f"{ours_peak / theirs_peak:.2f}x")
+    import resource
+
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"  `mcp-secrets scan --json` as a command (cold start included): "
-          f"{statistics.median(cold) * 1e3:.0f} ms")
+          f"{statistics.median(cold) * 1e3:.0f} ms, peak RSS {rss:.0f} MiB")
 
 
 if __name__ == "__main__":
