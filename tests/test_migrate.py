@@ -417,3 +417,26 @@ def test_a_fastmcp_client_talks_to_a_migrated_server(tmp_path: Path, bus: str, m
             return str(result.data)
 
     assert asyncio.run(call()) == hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+@pytest.mark.parametrize(("answer", "changed"), [("n", False), ("y", True)])
+def test_on_a_terminal_migrate_asks_first(tmp_path: Path, bus: str, answer: str, changed: bool,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.test_cli import Pty
+
+    for var, value in home_env(tmp_path, DBUS_SESSION_BUS_ADDRESS=bus).items():
+        monkeypatch.setenv(var, value)
+    monkeypatch.delenv("MCP_SECRETS_BACKEND", raising=False)
+    f = tmp_path / ".mcp.json"
+    original = json.dumps({"mcpServers": {"s": {"command": "npx", "env": {
+        "API_KEY": "sk_live_" + "Tt5" * 8}}}}, indent=2)
+    f.write_text(original)
+    term = Pty("migrate", str(f))
+    term.expect("rewrite 1 file(s)? [y/N]")
+    term.send(answer + "\n")
+    rc = term.wait()
+    assert "sk_live_Tt5" not in term.output.decode()
+    if changed:
+        assert rc == 0 and "mcp-secrets://s/API_KEY" in f.read_text()
+    else:
+        assert rc == 1 and b"nothing was changed" in term.output and f.read_text() == original
