@@ -209,7 +209,8 @@ def _looks_like_path(text: str) -> bool:
 
 
 def _preview(text: str, prefix: str) -> str:
-    shown = prefix if prefix and text.startswith(prefix) else ""
+    # A known format's public prefix, at least 4 characters of it ("ghp_", "xoxb"): no secret.
+    shown = text[:max(len(prefix), 4)] if prefix and text.startswith(prefix) else ""
     return f"{shown}…({len(text)} chars)"
 
 
