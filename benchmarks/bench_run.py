@@ -42,6 +42,10 @@ os.execvpe("true", ["true"], {**os.environ, "K": keyring.get_password(sys.argv[1
 
 
 def start_rig() -> list[rig.Component]:
+    # Like an installed package (pip compiles bytecode; keyring's is in site-packages), not a
+    # checkout run with PYTHONDONTWRITEBYTECODE: that would compile our modules on every start.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "src")], check=True)
     home = rig.private_home()
     os.environ.update(home)
     comps = [rig.start_secret_service(home)]

@@ -174,10 +174,16 @@ def test_env_refuses_a_plain_value_without_echoing_it(tmp_path: Path) -> None:
     assert_absent(value, proc.stderr)
 
 
-def test_no_command_is_a_usage_error() -> None:
+def test_no_command_is_a_usage_error(tmp_path: Path) -> None:
     proc = run("--env", "A=env://HOME")
     assert proc.returncode == 2 and "no command to run" in proc.stderr
-    assert run("--", "no-such-command-xyz").returncode == 127
+    for flags in ([], ["--no-masking"]):
+        missing = run(*flags, "--", "no-such-command-xyz")
+        assert missing.returncode == 127
+        assert missing.stderr == "mcp-secrets: command not found: no-such-command-xyz\n"
+        script = tmp_path / "not-executable"
+        script.write_text("#!/bin/sh\n")
+        assert run(*flags, "--", str(script)).returncode == 126
 
 
 # ------------------------------------------------------------------ process behaviour
