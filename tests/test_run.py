@@ -403,3 +403,20 @@ def test_our_own_secret_settings_reach_the_child_only_by_name() -> None:
     asked = run("--env", "MCP_SECRETS_PASSPHRASE=env://MCP_SECRETS_PASSPHRASE", "--", *code,
                 env=env)
     assert asked.stdout == "True\n", asked.stderr
+
+
+def test_later_sources_win(server_name: str, tmp_path: Path) -> None:
+    storage = MCPSecretsStorage(server_name)
+    for name in ("A", "from_env", "from_file", "from_flag"):
+        storage.store_secret(name, f"{name}-value")
+    env_file = tmp_path / "a.env"
+    env_file.write_text(f"A={local_reference(server_name, 'from_file')}\n")
+    env = {**os.environ, "A": local_reference(server_name, "from_env")}
+    show = py("import os; print(os.environ['A'])")
+    flag = ["--env", f"A={local_reference(server_name, 'from_flag')}"]
+    cases = [([], "from_env-value"), (["--server", server_name], "A-value"),
+             (["--server", server_name, "--env-file", str(env_file)], "from_file-value"),
+             (["--env-file", str(env_file), *flag, "--server", server_name], "from_flag-value")]
+    for flags, want in cases:
+        proc = run("--no-masking", *flags, "--", *show, env=env)
+        assert proc.stdout == want + "\n", (flags, proc.stderr)
