@@ -130,3 +130,28 @@ def test_mask_json_helper_for_other_callers() -> None:
     masked = Masker([value]).mask_json({"content": [{"type": "text", "text": f"k={value}"}]})
     assert masked == {"content": [{"type": "text", "text": f"k={MARKER}"}]}
     assert value not in repr(Masker([value]))
+
+
+def test_multi_line_value_printed_raw_is_masked_line_by_line() -> None:
+    pem = ("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC" + uuid.uuid4().hex
+           + "\nAbCdEfGh" + uuid.uuid4().hex + "\n-----END PRIVATE KEY-----")
+    stream = Masker([pem]).stream()
+    out = feed_in_pieces(stream, f"key:\n{pem}\ndone\n".encode(), 5)
+    for line in pem.splitlines():
+        assert line.encode() not in out
+    assert out.startswith(b"key:\n") and out.endswith(b"done\n")
+    as_json = json.dumps({"k": pem}) + "\n"
+    assert json.loads(Masker([pem]).stream().feed(as_json.encode())) == {"k": MARKER}
+
+
+def test_carriage_returns_do_not_split_a_line() -> None:
+    value = "s3cret\rvalue-1234"
+    out = feed_in_pieces(Masker([value]).stream(), f"x {value} y\n".encode(), 3)
+    assert out == b"x " + M + b" y\n"
+
+
+def test_a_long_json_line_in_many_reads() -> None:
+    value = nasty()
+    line = json.dumps({"jsonrpc": "2.0", "id": 7, "result": {"text": "x" * 300_000 + value}})
+    out = feed_in_pieces(Masker([value]).stream(), (line + "\n").encode(), 65536)
+    assert json.loads(out)["result"]["text"] == "x" * 300_000 + MARKER

@@ -47,6 +47,11 @@ class Masker:
         wanted = {v for v in values if isinstance(v, str)}
         # Too short to mask: the caller names their variables; never print these.
         self.unmaskable = sorted(v for v in wanted if len(v) < MIN_LENGTH)
+        # Output is masked line by line, so a multi-line value (a PEM key) printed raw would
+        # slip through whole: each of its lines is masked on its own as well.
+        for v in list(wanted):
+            if "\n" in v or "\r" in v:
+                wanted |= {p.strip() for p in v.splitlines() if len(p.strip()) >= MIN_LENGTH}
         self.values = sorted((v for v in wanted if len(v) >= MIN_LENGTH), key=len, reverse=True)
         self.marker = marker
         self._marker_bytes = marker.encode()
@@ -141,34 +146,45 @@ class StreamMasker:
 
     def __init__(self, masker: Masker) -> None:
         self._m = masker
-        self._buf = b""
-        self._line_start = True  # is _buf the beginning of a line?
+        self._parts: list[bytes] = []  # an unfinished JSON line, or a tail held back
+        self._held = 0
+        self._holding_json = False
+        self._line_start = True  # do the held bytes begin a line?
 
     def feed(self, data: bytes) -> bytes:
         """What can be passed on now; the rest waits for more data (see the module docstring)."""
         m = self._m
         if not m:
             return data
-        buf = self._buf + data
+        if (self._holding_json and b"\n" not in data
+                and self._held + len(data) <= MAX_HELD_LINE):
+            self._parts.append(data)  # a long JSON message in many reads: no re-copying
+            self._held += len(data)
+            return b""
+        buf = b"".join(self._parts) + data if self._parts else data
         out = []
         cut = buf.rfind(b"\n") + 1
         if cut:
-            for line in buf[:cut].splitlines(keepends=True):
-                out.append(m.mask_line(line))
+            out += [m.mask_line(line + b"\n") for line in buf[:cut - 1].split(b"\n")]
             buf = buf[cut:]
             self._line_start = True
-        if self._line_start and buf[:1] in (b"{", b"[") and len(buf) <= MAX_HELD_LINE:
-            self._buf = buf  # an unfinished JSON message: hold it until its newline
+        self._holding_json = (self._line_start and buf[:1] in (b"{", b"[")
+                              and len(buf) <= MAX_HELD_LINE)
+        if self._holding_json:
+            tail = buf  # an unfinished JSON message: hold it until its newline
         else:
-            done, self._buf = self._safe_prefix(buf)
+            done, tail = self._safe_prefix(buf)
             if done:
                 self._line_start = False
             out.append(done)
+        self._parts = [tail] if tail else []
+        self._held = len(tail)
         return b"".join(out)
 
     def close(self) -> bytes:
         """Everything still held, masked (the stream ended)."""
-        rest, self._buf = self._buf, b""
+        rest = b"".join(self._parts)
+        self._parts, self._held, self._holding_json = [], 0, False
         return self._m.mask_line(rest) if rest else b""
 
     def _safe_prefix(self, buf: bytes) -> tuple[bytes, bytes]:
