@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -54,13 +55,18 @@ def start_rig() -> list[rig.Component]:
     return comps
 
 
-def timed(argv: Sequence[str]) -> float:
+def timed(argv: Sequence[str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the process and its children): CPU time barely moves
+    when other jobs load the machine; wall time does."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run(argv, check=True)
-    return time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
 
 
-def startup(server: str) -> dict[str, float]:
+def startup(server: str) -> dict[str, tuple[float, float]]:
     script = Path(tempfile.mkdtemp(prefix="bench-run-")) / "keyring_exec.py"
     script.write_text(KEYRING_SCRIPT)
     ref = f"K=mcp-secrets://{server}/k"
@@ -70,13 +76,14 @@ def startup(server: str) -> dict[str, float]:
         "run --no-masking": [*CLI, "run", "--no-masking", "--env", ref, "--", "true"],
         "python -c pass": [sys.executable, "-c", "pass"],
     }
-    times: dict[str, list[float]] = {name: [] for name in cases}
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
     for argv in cases.values():  # warm the page cache and .pyc files
         timed(argv)
     for _ in range(STARTS):
         for name, argv in cases.items():  # interleaved: load changes hit every case alike
             times[name].append(timed(argv))
-    return {name: statistics.median(t) for name, t in times.items()}
+    return {name: (statistics.median(w for w, _ in t), statistics.median(c for _, c in t))
+            for name, t in times.items()}
 
 
 async def pings(command: str, args: list[str]) -> float:
@@ -117,10 +124,12 @@ def main() -> None:
         server = f"bench-{uuid.uuid4().hex[:8]}"
         MCPSecretsStorage(server).store_secret("k", f"bench-value-{uuid.uuid4().hex}")
         s = startup(server)
-        base = s["keyring script"]
-        print(f"start-up, median of {STARTS} interleaved runs")
-        for name, t in s.items():
-            print(f"  {name:<18} {t * 1000:7.1f} ms  {t / base:5.2f}x the keyring script")
+        wall0, cpu0 = s["keyring script"]
+        print(f"start-up, median of {STARTS} interleaved runs (load average "
+              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
+        for name, (wall, cpu) in s.items():
+            print(f"  {name:<18} wall {wall * 1000:7.1f} ms {wall / wall0:5.2f}x   "
+                  f"CPU {cpu * 1000:7.1f} ms {cpu / cpu0:5.2f}x the keyring script")
         r = round_trips(server)
         print(f"tool-call round trip (ping), median of {PINGS}, best of 3 sessions")
         for name, t in r.items():

@@ -60,6 +60,9 @@ class Masker:
             forms |= _json_forms(v)
         ordered = sorted(forms, key=len, reverse=True)  # longest first: no partial replacement
         self.max_form = len(ordered[0]) if ordered else 0
+        self._by_first: dict[int, list[bytes]] = {}
+        for form in ordered:
+            self._by_first.setdefault(form[0], []).append(form)
         self._bytes_re = re.compile(b"|".join(re.escape(f) for f in ordered)) if ordered else None
         # Without "\u" in a line, a JSON string can hold a value only in these exact forms.
         simple = {v.encode() for v in self.values}
@@ -112,6 +115,21 @@ class Masker:
                 # Still here: the value spans JSON structure or is a number. Hiding it wins
                 # over keeping the line valid JSON.
         return self.mask_bytes(body) + end
+
+    def partial_start(self, buf: bytes, start: int) -> int:
+        """The first i >= start where buf[i:] is the beginning of some form (a value that may
+        be completed by the next read); len(buf) if there is none."""
+        start = max(start, 0)
+        best = len(buf)
+        for first, forms in self._by_first.items():
+            i = buf.find(first, start, best)
+            while i != -1:
+                tail = buf[i:]
+                if any(f.startswith(tail) for f in forms):
+                    best = i
+                    break
+                i = buf.find(first, i + 1, best)
+        return best
 
     def mask_json(self, message: Any) -> Any:
         """A decoded JSON value with every string (and key) masked."""
@@ -188,22 +206,23 @@ class StreamMasker:
         return self._m.mask_line(rest) if rest else b""
 
     def _safe_prefix(self, buf: bytes) -> tuple[bytes, bytes]:
-        """Mask `buf` byte-wise and split it: what can go now, and a tail that could still be
-        the start of a value whose end has not arrived."""
+        """Mask `buf` byte-wise and split it: what can go now, and the shortest tail that could
+        still be the start of a value whose end has not arrived (often nothing, so a prompt
+        without a newline is shown at once)."""
         m = self._m
         assert m._bytes_re is not None
-        cut = len(buf) - (m.max_form - 1)
-        if cut <= 0:
-            return b"", buf
+        # A match starting before `final` cannot grow into a longer form: that would fit in
+        # `buf`, and the longest-first pattern would have found it.
+        final = len(buf) - (m.max_form - 1)
         parts = []
         pos = 0
+        hold = len(buf)
         for match in m._bytes_re.finditer(buf):
-            if match.start() >= cut:
-                break
-            if match.end() > cut:  # a complete match crossing the cut may be part of a longer one
-                cut = match.start()
+            if match.start() >= final:
+                hold = match.start()
                 break
             parts += [buf[pos:match.start()], m._marker_bytes]
             pos = match.end()
-        parts.append(buf[pos:cut])
-        return b"".join(parts), buf[cut:]
+        hold = min(hold, m.partial_start(buf, max(pos, final)))
+        parts.append(buf[pos:hold])
+        return b"".join(parts), buf[hold:]
