@@ -155,3 +155,10 @@ def test_a_long_json_line_in_many_reads() -> None:
     line = json.dumps({"jsonrpc": "2.0", "id": 7, "result": {"text": "x" * 300_000 + value}})
     out = feed_in_pieces(Masker([value]).stream(), (line + "\n").encode(), 65536)
     assert json.loads(out)["result"]["text"] == "x" * 300_000 + MARKER
+
+
+def test_value_with_bytes_that_are_not_utf8() -> None:
+    """An environment value Python decoded with surrogateescape is masked as its real bytes."""
+    value = b"key-\xff\xfe-1234".decode("utf-8", "surrogateescape")
+    out = Masker([value]).stream().feed(b"got key-\xff\xfe-1234 here\n")
+    assert out == b"got " + M + b" here\n"

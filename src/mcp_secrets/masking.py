@@ -37,7 +37,16 @@ def _json_forms(value: str) -> set[bytes]:
     forms = {value, plain, ascii_, ascii_.replace("/", "\\/"), plain.replace("/", "\\/")}
     upper = re.sub(r"\\u([0-9a-f]{4})", lambda m: "\\u" + m.group(1).upper(), ascii_)
     forms.add(upper)
-    return {f.encode("utf-8", "surrogatepass") for f in forms}
+    return {_utf8(f) for f in forms}
+
+
+def _utf8(text: str) -> bytes:
+    """The bytes `text` is written as: undecodable bytes that Python read from the environment
+    as surrogates come back as themselves."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
 
 
 class Masker:
@@ -65,10 +74,10 @@ class Masker:
             self._by_first.setdefault(form[0], []).append(form)
         self._bytes_re = re.compile(b"|".join(re.escape(f) for f in ordered)) if ordered else None
         # Without "\u" in a line, a JSON string can hold a value only in these exact forms.
-        simple = {v.encode() for v in self.values}
+        simple = {_utf8(v) for v in self.values}
         for v in self.values:
             esc = json.dumps(v, ensure_ascii=False)[1:-1]
-            simple |= {esc.encode(), esc.replace("/", "\\/").encode()}
+            simple |= {_utf8(esc), _utf8(esc.replace("/", "\\/"))}
         self._simple_re = (re.compile(b"|".join(re.escape(f) for f in sorted(
             simple, key=len, reverse=True))) if simple else None)
         self._str_re = (re.compile("|".join(re.escape(v) for v in self.values))
