@@ -420,3 +420,22 @@ def test_later_sources_win(server_name: str, tmp_path: Path) -> None:
     for flags, want in cases:
         proc = run("--no-masking", *flags, "--", *show, env=env)
         assert proc.stdout == want + "\n", (flags, proc.stderr)
+
+
+def test_a_grandchild_holding_stdout_does_not_keep_run_alive(tmp_path: Path) -> None:
+    """CMD exited; a daemon it left behind still has the pipe. run reports CMD's status
+    instead of waiting for that daemon's end of the pipe."""
+    pid_file = tmp_path / "grandchild.pid"
+    code = py(f"""
+        import subprocess, sys
+        p = subprocess.Popen(["sleep", "60"])  # inherits our stdout and stderr
+        open({str(pid_file)!r}, "w").write(str(p.pid))
+        print("bye", flush=True)
+        sys.exit(5)
+    """)
+    try:
+        proc = run("--", *code, timeout=30)
+        assert proc.returncode == 5 and proc.stdout == "bye\n"
+    finally:
+        if pid_file.exists():
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
