@@ -44,10 +44,19 @@ _FIX_NO_SERVICE = (
     "your D-Bus session) or pick another store with MCP_SECRETS_BACKEND=file"
 )
 _FIX_LOCKED = (
-    "unlock your login keyring (log in to the desktop session, or run "
-    "`printf %s \"$PASSWORD\" | gnome-keyring-daemon --unlock`), or pick another store with "
-    "MCP_SECRETS_BACKEND=file"
+    "unlock your login keyring (log in to the desktop session, open it in Seahorse/\"Passwords "
+    "and Keys\"; headless: `printf %s \"$PASSWORD\" | gnome-keyring-daemon --replace --unlock "
+    "--components=secrets`) and try "
+    "again; your secrets stay in that keyring, so no other store is used in its place"
 )
+_FIX_NO_KEYRING = (
+    "create a login keyring (log in to the desktop session once, or start the daemon with "
+    "`printf %s \"$PASSWORD\" | gnome-keyring-daemon --unlock --components=secrets`), or pick "
+    "another store with MCP_SECRETS_BACKEND=file"
+)
+#: Probe answers meaning "there, but not usable right now" (see `is_transient`).
+LOCKED = "the default keyring collection is locked"
+_TRANSIENT = (LOCKED, "did not answer within", "Secret Service answered", "probe failed")
 
 _T = TypeVar("_T")
 
@@ -136,7 +145,7 @@ class SecretServiceBackend(Backend):
                             "desktop password prompt)")
                 return f"Secret Service answered {err}"
             if reply.body[0][1]:
-                return "the default keyring collection is locked"
+                return LOCKED
             return None
         except TimeoutError:
             return f"the Secret Service did not answer within {timeout:g} s"
@@ -145,6 +154,12 @@ class SecretServiceBackend(Backend):
         finally:
             with contextlib.suppress(Exception):
                 conn.close()
+
+    @staticmethod
+    def is_transient(problem: str) -> bool:
+        """True when `probe` found a Secret Service that is present but unusable right now
+        (locked, slow, erroring): automatic selection keeps it rather than use another store."""
+        return any(marker in problem for marker in _TRANSIENT)
 
     # ------------------------------------------------------------ connection
 
@@ -213,11 +228,11 @@ class SecretServiceBackend(Backend):
         except _DBusFailure as exc:
             raise KeychainLockedError(
                 f"the Secret Service could not create a default keyring ({exc.name}): "
-                f"{_FIX_LOCKED}"
+                f"{_FIX_NO_KEYRING}"
             ) from None
         if len(path) <= 1 and not self._prompt(prompt):
             raise KeychainLockedError(
-                f"creating the default keyring was dismissed or not answered: {_FIX_LOCKED}"
+                f"creating the default keyring was dismissed or not answered: {_FIX_NO_KEYRING}"
             )
 
     def _unlock(self) -> None:
@@ -232,8 +247,9 @@ class SecretServiceBackend(Backend):
             ) from None
         if not accepted or still_locked:
             raise KeychainLockedError(
-                f"the keyring is locked and unlocking was dismissed or not answered within "
-                f"{self._unlock_timeout:g} s: {_FIX_LOCKED}"
+                f"the keyring is locked and was not unlocked (the unlock prompt was dismissed, "
+                f"could not be shown, or got no answer within {self._unlock_timeout:g} s): "
+                f"{_FIX_LOCKED}"
             )
 
     def _prompt(self, prompt: str) -> bool:
