@@ -450,3 +450,30 @@ def test_a_lock_held_elsewhere_is_a_clear_error_and_changes_nothing(
         b.set(SERVICE, "k", "canary-lock-Zq81")
     assert "canary-lock-Zq81" not in str(info.value)
     assert EncryptedFileBackend().get(SERVICE, "k") == "before"
+
+
+def test_any_valid_name_fits_and_unicode_forms_are_one_name(data_dir: Path) -> None:
+    """A long non-ASCII server name failed with "File name too long"; names differing only in
+    Unicode normalization were two secrets here but one file on macOS/Windows."""
+    import unicodedata
+
+    from mcp_secrets.names import MAX_NAME_LENGTH
+    from mcp_secrets.storage import MCPSecretsStorage
+
+    long_server = ("日本語サーバー" * 30)[:MAX_NAME_LENGTH]
+    s = MCPSecretsStorage(long_server, EncryptedFileBackend())
+    s.store_secret("KEY", CANARY)
+    assert MCPSecretsStorage(long_server, EncryptedFileBackend()).retrieve_secret("KEY") == CANARY
+    assert all(len(p.name.encode()) <= 255 for p in data_dir.iterdir())
+
+    nfd, nfc = unicodedata.normalize("NFD", "café"), unicodedata.normalize("NFC", "café")
+    assert nfd != nfc
+    a = MCPSecretsStorage(nfd, EncryptedFileBackend())
+    a.store_secret(f"token-{nfd}", CANARY)
+    b = MCPSecretsStorage(nfc, EncryptedFileBackend())
+    assert b.service == a.service and b.retrieve_secret(f"token-{nfc}") == CANARY
+    assert b.list_secrets() == [f"token-{nfc}"]
+    b.store_secret(f"token-{nfc}", "second")
+    assert a.retrieve_secret(f"token-{nfd}") == "second"  # one entry, not two
+    # short names keep the file name they always had: existing stores need no migration
+    assert EncryptedFileBackend().path_for("com.mcp.srv").name == "com.mcp.srv.enc"

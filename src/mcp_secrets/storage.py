@@ -137,7 +137,7 @@ class MCPSecretsStorage:
     def __init__(self, server_name: str, backend: Backend | None = None, *,
                  lock_timeout: float = LOCK_TIMEOUT) -> None:
         self.service = service_name(server_name)
-        self.server_name = server_name
+        self.server_name = validate_name(server_name, kind="server name")
         if backend is None:
             from mcp_secrets.selection import default_backend
 
@@ -158,7 +158,7 @@ class MCPSecretsStorage:
 
     def store_secret(self, name: str, value: str) -> None:
         """Create or replace `name`; nothing is stored if the name or value is bad."""
-        validate_name(name)
+        name = validate_name(name)
         self._check_value(value)
         with self._write() as tx:
             index = self._load_index()
@@ -197,7 +197,7 @@ class MCPSecretsStorage:
 
     def delete_secret(self, name: str) -> bool:
         """Remove `name`; True if it was stored."""
-        validate_name(name)
+        name = validate_name(name)
         with self._write() as tx:
             index = self._load_index()
             self._heal_pending(index, keep=None)
@@ -298,9 +298,11 @@ class MCPSecretsStorage:
     # ----------------------------------------------------------------- cache
 
     def _retrieve_uncached(self, name: str) -> str | None:
-        validate_name(name)
+        nfc = validate_name(name)
         g0 = self._gv[0]  # read before the store: a write after this makes the entry stale
-        value = self._get(name)
+        value = self._get(nfc)
+        if value is None and nfc != name:
+            value = self._get(name)  # stored before names were normalized: still readable
         self._remember(g0, name=name, value=value)
         return value
 

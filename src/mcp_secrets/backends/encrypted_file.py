@@ -51,6 +51,10 @@ _MAX_FILE_BYTES = 64 * 1024 * 1024
 _MAX_HEADER_BYTES = 4096
 _KEY_CHECK_LABEL = b"mcp-secrets key check v1"
 LOCK_TIMEOUT = 30.0
+#: Longest percent-encoded service kept as a file name (room for ".enc", ".lock" and the
+#: temp-file affixes within a 255-byte name); longer ones are hashed.
+_MAX_READABLE_NAME = 160
+_HASHED_PREFIX = "h-"
 
 ENV_PASSPHRASE = "MCP_SECRETS_PASSPHRASE"  # noqa: S105 (a variable name, not a password)
 ENV_PASSPHRASE_FILE = "MCP_SECRETS_PASSPHRASE_FILE"  # noqa: S105
@@ -240,12 +244,23 @@ class EncryptedFileBackend(Backend):
         return paths.data_dir()
 
     def path_for(self, service: str) -> Path:
-        """The file holding `service`; the name is percent-encoded so it is always one path part."""
+        """The file holding `service`: one path part that fits any valid name.
+
+        A name whose percent-encoding is short keeps it (readable, and exactly the name files
+        already stored have, so nothing needs migrating). A longer one (a long non-ASCII
+        server name would exceed the 255-byte limit of most filesystems) gets a fixed-length
+        hash name instead. The header inside names its service, so a file is never mistaken
+        for another's.
+        """
         if not isinstance(service, str) or not service:
             raise ValueError("service must be a non-empty string")
+        service = unicodedata.normalize("NFC", service)
         encoded = urllib.parse.quote(service, safe="@+,=-_ ")
         if encoded in {".", ".."}:
             raise ValueError(f"service {service!r} cannot be used as a file name")
+        if len(encoded) > _MAX_READABLE_NAME or encoded.startswith(_HASHED_PREFIX):
+            digest = base64.b32encode(hashlib.sha256(service.encode("utf-8")).digest())
+            encoded = _HASHED_PREFIX + digest.decode("ascii").rstrip("=").lower()
         return self.directory / f"{encoded}.enc"
 
     # -- passphrase
