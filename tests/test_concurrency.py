@@ -17,6 +17,7 @@ import pytest
 
 from mcp_secrets import selection
 from mcp_secrets import storage as storage_module
+from mcp_secrets.backends.encrypted_file import EncryptedFileBackend
 from mcp_secrets.backends.memory import MemoryBackend
 from mcp_secrets.backends.secret_service import SecretServiceBackend
 from mcp_secrets.storage import CHUNK_PREFIX, INDEX_KEY, MCPSecretsStorage
@@ -255,3 +256,70 @@ def test_fork_while_another_thread_holds_the_module_locks(server_name: str) -> N
         thread.join()
     assert wait_child(pid) == 0
     assert storage.retrieve_secret("k") == "parent"  # MemoryBackend: the child's copy was its own
+
+
+HAMMER = """
+import sys
+from mcp_secrets.storage import MCPSecretsStorage
+from mcp_secrets.selection import default_backend
+server, proc, writes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+s = MCPSecretsStorage(server, backend=default_backend())
+print(s.retrieve_secret("probe"), flush=True)  # cached now, as a long-lived server would
+sys.stdin.readline()  # start together
+for i in range(writes):
+    s.store_secret(f"p{proc}-n{i}", "v")
+print(s.retrieve_secret("probe"), flush=True)  # the other writer changed it meanwhile
+"""
+
+
+def _private_state(tmp_path: Path, tag: str) -> dict[str, str]:
+    root = tmp_path / tag
+    for sub in ("state", "xdg-state", "run"):
+        (root / sub).mkdir(parents=True, mode=0o700)
+    return {"MCP_SECRETS_STATE_DIR": str(root / "state"), "XDG_STATE_HOME": str(root / "xdg-state"),
+            "XDG_RUNTIME_DIR": str(root / "run")}
+
+
+@pytest.mark.parametrize("store", ["secret-service", "file"])
+def test_writers_with_different_state_dirs_share_one_lock(
+    server_name: str, tmp_path: Path, store: str,
+) -> None:
+    """Two processes whose XDG_*/MCP_SECRETS_STATE_DIR differ (desktop apps in sandboxes do)
+    used to take different locks for one store: 177 of 300 index entries were lost."""
+    writes = 150
+    env = {**os.environ, "MCP_SECRETS_BACKEND": store, "MCP_SECRETS_PASSPHRASE": "pw",
+           "MCP_SECRETS_DATA_DIR": str(tmp_path / "data")}
+    first = MCPSecretsStorage(server_name, backend=_backend(store, tmp_path))
+    first.store_secret("probe", "before")
+    procs = [
+        subprocess.Popen([sys.executable, "-c", HAMMER, server_name, str(p), str(writes)],
+                         cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True,
+                         env={**env, **_private_state(tmp_path, f"proc{p}")})
+        for p in range(2)
+    ]
+    for p in procs:
+        assert p.stdout is not None and p.stdout.readline().strip() == "before"
+    first.store_secret("probe", "after")  # with yet another state dir (the test's own)
+    for p in procs:
+        assert p.stdin is not None
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    outs = []
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+        outs.append(out.strip())
+    expected = {"probe"} | {f"p{p}-n{i}" for p in range(2) for i in range(writes)}
+    fresh = MCPSecretsStorage(server_name, backend=_backend(store, tmp_path))
+    lost = expected - set(fresh.list_secrets())
+    assert not lost, f"{len(lost)} of {len(expected)} index entries lost"
+    keys = fresh.backend.keys(fresh.service)
+    assert keys is not None and {k for k in keys if not k.startswith("__")} == expected
+    assert outs == ["after", "after"]  # and no stale cache either
+
+
+def _backend(store: str, tmp_path: Path) -> SecretServiceBackend | EncryptedFileBackend:
+    if store == "file":
+        return EncryptedFileBackend(tmp_path / "data", passphrase="pw")
+    return SecretServiceBackend()

@@ -272,7 +272,7 @@ def test_locked_keychain_never_switches_to_the_file_store(
     """With a passphrase at hand, a locked keychain used to make `get` answer "not stored" and
     `set` write a second copy into the encrypted file. Locked must be an error that says how to
     unlock, and the command that error suggests must really unlock it."""
-    env, daemon = private_keyring
+    env, _ = private_keyring
     env = {**env, "MCP_SECRETS_PASSPHRASE": "file-store-pw",
            "MCP_SECRETS_DATA_DIR": str(tmp_path / "data")}
     env.pop("MCP_SECRETS_BACKEND", None)

@@ -19,7 +19,6 @@ from tests.helpers_backends import (
     CountingBackend,
     FakeLeakyBrokenBackend,
     FakeSmallLimitBackend,
-    lock_held_elsewhere,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -395,13 +394,21 @@ def test_leak_canary_never_reaches_logs_errors_or_repr(
 def test_a_lock_held_elsewhere_is_a_clear_error_and_changes_nothing(server_name: str,
                                                                      ss: SecretServiceBackend
                                                                      ) -> None:
-    from mcp_secrets.cache import state_file_stem
-    from mcp_secrets.paths import state_dir
-
     storage = MCPSecretsStorage(server_name, backend=ss, lock_timeout=0.3)
-    lock_file = state_dir() / "locks" / f"{state_file_stem(storage.service)}.lock"
-    with lock_held_elsewhere(lock_file), pytest.raises(BackendError) as info:
-        storage.store_secret("api_key", "canary-lock-Zq81")
+    holder = subprocess.Popen(  # another process holding this store's write lock
+        [sys.executable, "-c",
+         "import sys\nfrom mcp_secrets.storage import MCPSecretsStorage\n"
+         "from mcp_secrets.backends.secret_service import SecretServiceBackend as B\n"
+         "with MCPSecretsStorage(sys.argv[1], backend=B())._locked():\n"
+         "    print('held', flush=True); sys.stdin.read()", server_name],
+        cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(BackendError) as info:
+            storage.store_secret("api_key", "canary-lock-Zq81")
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
     assert "another process is writing" in str(info.value)
     assert "canary-lock-Zq81" not in str(info.value)
     assert storage.list_secrets() == [] and storage.retrieve_secret("api_key") is None

@@ -7,8 +7,8 @@ Order (first usable wins):
 2. On Linux: the Secret Service (gnome-keyring, KeePassXC, …), probed with a short timeout so a
    misconfigured D-Bus cannot stall start-up. A Secret Service that is there but locked (or
    slow to answer) is still chosen: its calls ask to unlock or fail with `KeychainLockedError`,
-   rather than another store answering "not stored" for secrets it holds. ``keyring`` is not imported on this path: its
-   import alone can hang for seconds on a broken bus.
+   rather than another store answering "not stored" for secrets it holds. ``keyring`` is not
+   imported on this path: its import alone can hang for seconds on a broken bus.
 3. Elsewhere: the OS keychain ``keyring`` picks (macOS Keychain, Windows Credential Manager),
    if it is a real one — not ``fail``/``null``, an empty chainer, or a plaintext file.
 4. The encrypted file store, when a passphrase source exists (env, file, or a terminal).

@@ -35,6 +35,7 @@ import secrets
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from mcp_secrets.cache import Generation, state_file_stem
@@ -60,7 +61,7 @@ MIN_LIMIT_BYTES = 256
 MAX_CACHE_ENTRIES = 4096
 LOCK_TIMEOUT = 60.0
 
-_file_locks: dict[tuple[str, int], FileLock] = {}
+_file_locks: dict[tuple[str, str, int], FileLock] = {}
 #: Guards every instance's cache fields. Never held across I/O. Replaced in a forked child:
 #: a thread that held it at fork time does not exist there and would never release it.
 _cache_lock = threading.Lock()
@@ -74,20 +75,20 @@ def _fresh_cache_lock() -> None:
 os.register_at_fork(after_in_child=_fresh_cache_lock)
 
 
-def _file_lock(service: str, timeout: float) -> FileLock:
-    """The cross-process lock of `service` (one object per process; fresh after fork).
+def _file_lock(service: str, timeout: float, base: Path | None) -> FileLock:
+    """The cross-process lock of `service` under `base` (the store's coordination dir, default
+    the state dir), one object per process (fresh after fork).
 
     No thread lock: racing threads may each build a FileLock, `setdefault` keeps one.
     """
-    key = (service, os.getpid())
+    key = (str(base), service, os.getpid())
     lock = _file_locks.get(key)
     if lock is None:
         from filelock import FileLock
 
-        from mcp_secrets.paths import state_dir
+        from mcp_secrets.paths import private_dir, state_dir
 
-        folder = state_dir() / "locks"
-        folder.mkdir(mode=0o700, exist_ok=True)
+        folder = private_dir((base or state_dir()) / "locks")
         lock = _file_locks.setdefault(key, FileLock(
             folder / f"{state_file_stem(service)}.lock", timeout=timeout, mode=0o600))
     return lock
@@ -131,8 +132,8 @@ class _Corrupted(BackendError):
 class MCPSecretsStorage:
     """The secrets of one server, under keychain service ``com.mcp.{server_name}``."""
 
-    __slots__ = ("__weakref__", "_cache", "_cgen", "_gen", "_gv", "_lock_timeout", "_names",
-                 "backend", "server_name", "service")
+    __slots__ = ("__weakref__", "_base", "_cache", "_cgen", "_gen", "_gv", "_lock_timeout",
+                 "_names", "backend", "server_name", "service")
 
     def __init__(self, server_name: str, backend: Backend | None = None, *,
                  lock_timeout: float = LOCK_TIMEOUT) -> None:
@@ -148,7 +149,10 @@ class MCPSecretsStorage:
                              f"MCPSecretsStorage needs at least {MIN_LIMIT_BYTES} to chunk")
         self.backend = backend
         self._lock_timeout = lock_timeout
-        self._gen = Generation.for_service(self.service)
+        # Lock and counter live where every writer of *this store* agrees, not in a per-process
+        # state dir: two writers with different XDG_*/MCP_SECRETS_STATE_DIR lost entries.
+        self._base = backend.coordination_dir()
+        self._gen = Generation.for_service(self.service, self._base)
         self._gv = self._gen.view
         self._cache: dict[str, str | None] = {}
         self._names: list[str] | None = None
@@ -356,7 +360,10 @@ class MCPSecretsStorage:
         """Hold the service's cross-process file lock (reentrant within a thread)."""
         from mcp_secrets.paths import holding
 
-        lock = _file_lock(self.service, self._lock_timeout)
+        own = self.backend.write_lock(self.service, self._lock_timeout)
+        if own is not None:
+            return own
+        lock = _file_lock(self.service, self._lock_timeout, self._base)
         return holding(lock, f"timed out after {self._lock_timeout:g} s waiting for "
                              f"{lock.lock_file}: another process is writing {self.service}'s "
                              "secrets (or is stuck); try again")

@@ -237,11 +237,27 @@ class EncryptedFileBackend(Backend):
     @property
     def directory(self) -> Path:
         if self._dir_override is not None:
-            self._dir_override.mkdir(mode=0o700, parents=True, exist_ok=True)
-            return self._dir_override
+            from mcp_secrets.paths import private_dir
+
+            return private_dir(self._dir_override)
         from mcp_secrets import paths
 
         return paths.data_dir()
+
+    def coordination_dir(self) -> Path:
+        """Beside the files: every writer of this store agrees on where it is by definition."""
+        from mcp_secrets.paths import private_dir
+
+        return private_dir(self.directory / ".state")
+
+    def services(self) -> list[str]:
+        """The service named in each file's header (names may be hashed on disk)."""
+        out = []
+        for entry in sorted(self.directory.glob("*.enc")):
+            service = _header_service(entry)
+            if service is not None and self.path_for(service) == entry:
+                out.append(service)
+        return out
 
     def path_for(self, service: str) -> Path:
         """The file holding `service`: one path part that fits any valid name.
@@ -442,6 +458,20 @@ class EncryptedFileBackend(Backend):
             f"encrypted file (AES-256-GCM, scrypt) in {where}; "
             f"passphrase from {source or 'nowhere yet'}"
         )
+
+
+def _header_service(path: Path) -> str | None:
+    """The service a file's (unauthenticated) header names, or None if unreadable; for
+    listing only: every read still authenticates the header."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(MAGIC) + 4 + _MAX_HEADER_BYTES)
+        (size,) = struct.unpack(">I", head[len(MAGIC) : len(MAGIC) + 4])
+        header = json.loads(head[len(MAGIC) + 4 : len(MAGIC) + 4 + size])
+    except (OSError, ValueError, struct.error):
+        return None
+    service = header.get("service") if isinstance(header, dict) else None
+    return service if isinstance(service, str) else None
 
 
 def _temp_prefix(path: Path) -> str:
