@@ -412,3 +412,63 @@ def test_a_lock_held_elsewhere_is_a_clear_error_and_changes_nothing(server_name:
     assert "another process is writing" in str(info.value)
     assert "canary-lock-Zq81" not in str(info.value)
     assert storage.list_secrets() == [] and storage.retrieve_secret("api_key") is None
+
+
+def _state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    monkeypatch.setenv("MCP_SECRETS_STATE_DIR", str(state))
+    return state
+
+
+def test_state_dir_others_can_change_is_refused(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A group/world-writable or foreign-owned state dir let another user swap our locks and
+    counters; it is refused with a clear error before anything is written."""
+    import os
+
+    from mcp_secrets.backends.memory import MemoryBackend
+
+    state = _state(tmp_path, monkeypatch)
+    state.chmod(0o777)
+    with pytest.raises(BackendError, match="others may write to it.*chmod go-w"):
+        MCPSecretsStorage("srv", MemoryBackend())
+    if os.geteuid() == 0:
+        foreign = tmp_path / "foreign"
+        foreign.mkdir(mode=0o700)
+        os.chown(foreign, 65534, 65534)
+    else:
+        foreign = Path("/usr")  # root's, not ours
+    monkeypatch.setenv("MCP_SECRETS_STATE_DIR", str(foreign))
+    with pytest.raises(BackendError, match="belongs to another user"):
+        MCPSecretsStorage("srv", MemoryBackend())
+
+
+def test_planted_symlink_for_the_counter_is_refused(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A symlink planted where the cache counter goes made us write into its target."""
+    from mcp_secrets.backends.memory import MemoryBackend
+    from mcp_secrets.cache import state_file_stem
+
+    state = _state(tmp_path, monkeypatch)
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious")
+    (state / "generations").mkdir(mode=0o700)
+    (state / "generations" / f"{state_file_stem('com.mcp.symlinked')}.gen").symlink_to(victim)
+    with pytest.raises(BackendError, match="symlink"):
+        MCPSecretsStorage("symlinked", MemoryBackend()).store_secret("k", "v")
+    assert victim.read_bytes() == b"precious"
+
+
+def test_unusable_lock_file_is_a_clear_backend_error(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from mcp_secrets.backends.memory import MemoryBackend
+    from mcp_secrets.cache import state_file_stem
+
+    state = _state(tmp_path, monkeypatch)
+    (state / "locks").mkdir(mode=0o700)
+    (state / "locks" / f"{state_file_stem('com.mcp.lockless')}.lock").mkdir()  # not a file
+    storage = MCPSecretsStorage("lockless", MemoryBackend(), lock_timeout=0.5)
+    with pytest.raises(BackendError, match="cannot use the lock file"):
+        storage.store_secret("k", "v")
+    assert storage.list_secrets() == []
