@@ -431,7 +431,7 @@ def test_state_dir_others_can_change_is_refused(tmp_path: Path,
 
     state = _state(tmp_path, monkeypatch)
     state.chmod(0o777)
-    with pytest.raises(BackendError, match="others may write to it.*chmod go-w"):
+    with pytest.raises(BackendError, match=r"others may write to it.*chmod go-w"):
         MCPSecretsStorage("srv", MemoryBackend())
     if os.geteuid() == 0:
         foreign = tmp_path / "foreign"
