@@ -5,6 +5,7 @@ The invariant under test: index ⊇ stored names at every moment; after repair()
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -323,3 +324,70 @@ def _backend(store: str, tmp_path: Path) -> SecretServiceBackend | EncryptedFile
     if store == "file":
         return EncryptedFileBackend(tmp_path / "data", passphrase="pw")
     return SecretServiceBackend()
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mcp_secrets.cli", *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+
+
+def _chunks(storage: MCPSecretsStorage) -> set[str]:
+    return {k for k in storage.backend.keys(storage.service) or [] if k.startswith(CHUNK_PREFIX)}
+
+
+def test_damage_is_found_by_doctor_repaired_by_the_cli_and_healed_by_the_next_write(
+    server_name: str,
+) -> None:
+    """Ghosts and orphan chunks left by SIGKILLed writers stayed until someone called
+    repair(), which no command did; doctor did not look; a corrupt index said "run doctor"."""
+    storage = MCPSecretsStorage(server_name, backend=LimitedSecretService())
+    storage.store_secret("keep", "kept")
+    storage.store_secret("big", "old-value-" * 200)
+    run_killed(KILL_MID_CHUNKS, server_name)  # four chunks of a value that never landed
+    index = json.loads(storage.backend.get(storage.service, INDEX_KEY) or "")
+    index["names"] = sorted([*index["names"], "ghost"])  # and a name with nothing stored
+    storage.backend.set(storage.service, INDEX_KEY, json.dumps(index))
+
+    doctor = _cli("doctor")
+    line = next(x for x in doctor.stdout.splitlines() if x.startswith(f"damage:   {server_name}:"))
+    assert "1 ghost(s)" in line and "4 orphan chunk(s)" in line
+    assert line.endswith(f"run `mcp-secrets repair {server_name}`")
+    assert storage.check()["orphan_chunks_removed"] == 4  # doctor changed nothing
+
+    repair = _cli("repair", server_name)
+    assert repair.returncode == 0, repair.stderr
+    assert repair.stdout.strip() == (f"{server_name}: fixed 1 ghost(s) (listed but not stored), "
+                                     "4 orphan chunk(s) of old values (2 secret(s))")
+    assert not MCPSecretsStorage.damaged(storage.check())
+    assert index_names(server_name) == stored_names(storage) == {"keep", "big"}
+
+    # Damage from a killed writer is healed by the next write, no repair needed.
+    run_killed(KILL_MID_CHUNKS, server_name)
+    assert storage.check()["orphan_chunks_removed"] == 4
+    storage.store_secret("other", "o")
+    assert not MCPSecretsStorage.damaged(storage.check())
+    assert storage.retrieve_secret("big") == "old-value-" * 200
+    run_killed(KILL_AFTER_VALUE_DELETE, server_name)  # a ghost outside the pending mark
+    assert storage.check()["ghosts_removed"] == 1
+    storage.store_secret("other", "o2")
+    assert index_names(server_name) == stored_names(storage) == {"big", "other"}
+
+    # In a loop of random kills too: one write afterwards leaves nothing to repair.
+    for delay in (0.05, 0.2, 0.45):
+        proc = subprocess.Popen([sys.executable, "-c", LOOP, server_name], cwd=REPO,
+                                stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "wrote"
+        time.sleep(delay)  # not a wait: varies where the kill lands
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    storage.store_secret("after", "a")
+    assert not MCPSecretsStorage.damaged(storage.check())
+
+    # A corrupt index names the command that rebuilds it, and `repair` (all servers) does.
+    storage.backend.set(storage.service, INDEX_KEY, "{not json")
+    listing = _cli("list", server_name)
+    assert listing.returncode == 1 and f"mcp-secrets repair {server_name}" in listing.stderr
+    everything = _cli("repair")
+    assert everything.returncode == 0, everything.stderr
+    assert f"{server_name}: fixed an unreadable index" in everything.stdout
+    assert "after" in _cli("list", server_name).stdout.split()

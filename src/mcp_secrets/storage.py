@@ -9,8 +9,9 @@ It adds what a flat keychain lacks:
   writes so a process killed at any point leaves at worst a *ghost* (indexed, not stored),
   never a stored secret missing from the index: `store` adds the name to the index (marked
   *pending*) before writing the value; `delete` removes the value before the name. The next
-  writer checks the pending name and drops it if its value never arrived; `repair()` heals
-  everything else.
+  writer checks the pending name and drops it if its value never arrived; a writer that finds
+  the shared counter odd (its predecessor died mid-write) runs `repair()` first, so ghosts and
+  orphan chunks are healed by the next write. `check()` finds damage without changing it.
 * **Chunking** for stores with a size limit (Windows: 2560 bytes of UTF-16): chunks are written
   under fresh keys first, then the head entry is switched to a marker naming them and carrying
   their SHA-256, then the old chunks go. A kill at any point leaves the old or the new value,
@@ -39,7 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from mcp_secrets.cache import Generation, state_file_stem
-from mcp_secrets.errors import BackendError, SecretsError, ValueTooLargeError
+from mcp_secrets.errors import BackendError, SecretsError, StoreDamagedError, ValueTooLargeError
 from mcp_secrets.names import RESERVED_PREFIX, service_name, validate_name
 
 if TYPE_CHECKING:
@@ -123,9 +124,11 @@ class _Tx:
     values: dict[str, str | None] = field(default_factory=dict, repr=False)
     names: list[str] | None = None
     reset: bool = False
+    #: The repair this write did first because the previous writer died mid-write.
+    healed: dict[str, Any] | None = None
 
 
-class _Corrupted(BackendError):
+class _Corrupted(StoreDamagedError):
     """An entry's chunks do not fit its marker: real damage, or a read torn by a writer."""
 
 
@@ -253,38 +256,58 @@ class MCPSecretsStorage:
         but cannot discover unindexed entries or orphan chunks (`"enumerable": False`).
         """
         with self._write() as tx:
-            index = self._load_index(tolerate_corrupt=True)
-            rebuilt = index.dirty
-            keys = self._bkeys()
-            ghosts = 0
-            referenced: set[str] = set()
-            names: set[str] = set()
-            invalid = 0
-            for name in sorted(_candidates(index, keys)):
-                try:
-                    validate_name(name)
-                except ValueError:
-                    invalid += 1
-                    continue
-                head = self._bget(name)
-                if head is None:
-                    ghosts += name in index.names
-                    continue
-                names.add(name)
-                referenced |= self._chunk_keys(name, head)
-            unindexed = len(names - index.names)
-            new_index = _Index(names=names)
-            self._put(INDEX_KEY, new_index.dump())
-            orphans = 0
-            if keys is not None:
-                index_head = self._bget(INDEX_KEY)
-                referenced |= self._chunk_keys(INDEX_KEY, index_head)
-                for key in self._bkeys() or []:
-                    if key.startswith(CHUNK_PREFIX) and key not in referenced:
-                        orphans += self._bdel(key)
+            report = tx.healed if tx.healed is not None else self._scan(apply=True)
             tx.reset = True
-            tx.names = sorted(names)
-        report: dict[str, Any] = {
+            tx.names = report.pop("_names")
+        log.debug("repaired %s: %s", self.service, report)
+        return report
+
+    def check(self) -> dict[str, Any]:
+        """What `repair()` would fix, changing nothing (for `mcp-secrets doctor`): the same
+        counts. Taken under the write lock so a write in progress is not mistaken for damage."""
+        with self._locked():
+            report = self._scan(apply=False)
+        report.pop("_names")
+        return report
+
+    @staticmethod
+    def damaged(report: dict[str, Any]) -> bool:
+        """True if a `check()`/`repair()` report found anything to fix."""
+        return bool(report["ghosts_removed"] or report["unindexed_added"]
+                    or report["orphan_chunks_removed"] or report["index_rebuilt"])
+
+    def _scan(self, *, apply: bool) -> dict[str, Any]:
+        """Compare the index with the store (under the lock); with `apply`, rewrite the index
+        and delete orphan chunks. Counts only; `_names` carries the true names for the cache."""
+        index = self._load_index(tolerate_corrupt=True)
+        rebuilt = index.dirty
+        keys = self._bkeys()
+        ghosts = 0
+        referenced: set[str] = set()
+        names: set[str] = set()
+        invalid = 0
+        for name in sorted(_candidates(index, keys)):
+            try:
+                validate_name(name)
+            except ValueError:
+                invalid += 1
+                continue
+            head = self._bget(name)
+            if head is None:
+                ghosts += name in index.names
+                continue
+            names.add(name)
+            referenced |= self._chunk_keys(name, head)
+        unindexed = len(names - index.names)
+        if apply:
+            self._put(INDEX_KEY, _Index(names=names).dump())
+        orphans = 0
+        if keys is not None:
+            referenced |= self._chunk_keys(INDEX_KEY, self._bget(INDEX_KEY))
+            for key in (self._bkeys() if apply else keys) or []:
+                if key.startswith(CHUNK_PREFIX) and key not in referenced:
+                    orphans += self._bdel(key) if apply else 1
+        return {
             "secrets": len(names),
             "ghosts_removed": ghosts,
             "unindexed_added": unindexed,
@@ -292,9 +315,8 @@ class MCPSecretsStorage:
             "invalid_names_skipped": invalid,
             "index_rebuilt": rebuilt,
             "enumerable": keys is not None,
+            "_names": sorted(names),
         }
-        log.debug("repaired %s: %s", self.service, report)
-        return report
 
     def __repr__(self) -> str:
         return f"<MCPSecretsStorage {self.service} on {self.backend!r}>"
@@ -339,6 +361,13 @@ class MCPSecretsStorage:
             self._gen.begin_write()
             ok = False
             try:
+                if start & 1:
+                    # Odd while we hold the lock: the last writer died mid-write, so ghosts
+                    # and orphan chunks may be left. Heal them now rather than wait for a repair.
+                    tx.healed = self._scan(apply=True)
+                    tx.reset = True
+                    log.debug("healed %s after an interrupted write: %s", self.service,
+                              tx.healed)
                 yield tx
                 ok = True
             finally:
@@ -394,9 +423,9 @@ class MCPSecretsStorage:
         except (ValueError, TypeError, KeyError):
             if tolerate_corrupt:
                 return _Index(dirty=True)
-            raise BackendError(
+            raise StoreDamagedError(
                 f"the secret index of {self.service} is unreadable; run "
-                f"`mcp-secrets doctor` or MCPSecretsStorage.repair() to rebuild it"
+                f"`mcp-secrets repair {self.server_name}` to rebuild it from what is stored"
             ) from None
 
     def _heal_pending(self, index: _Index, keep: str | None) -> None:
@@ -523,7 +552,7 @@ class MCPSecretsStorage:
     def _corrupted(self, key: str, why: str) -> _Corrupted:
         what = "the secret index" if key == INDEX_KEY else f"secret {key!r}"
         return _Corrupted(f"{what} of {self.service} is corrupted: {why}. Store it again, or "
-                          f"delete it and run repair()")
+                          f"delete it and run `mcp-secrets repair {self.server_name}`")
 
 
 
