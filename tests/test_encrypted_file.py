@@ -543,3 +543,26 @@ def test_costly_kdf_parameters_in_a_header_are_refused_before_deriving(
     with pytest.raises(StoreDamagedError, match="key-derivation parameters"):
         EncryptedFileBackend().get(SERVICE, "k")
     assert derived == []
+
+
+def test_repair_of_every_server_on_the_file_store(data_dir: Path, tmp_path: Path) -> None:
+    """`mcp-secrets repair` with no server finds every server of the file store (hashed file
+    names included) and goes on past one whose file is damaged, naming it."""
+    from mcp_secrets.storage import INDEX_KEY, MCPSecretsStorage
+
+    long_server = "サーバー" * 32
+    for server in ("plain", long_server, "broken"):
+        MCPSecretsStorage(server, EncryptedFileBackend()).store_secret("k", CANARY)
+    b = EncryptedFileBackend()
+    assert {"com.mcp.plain", f"com.mcp.{long_server}", "com.mcp.broken"} <= set(b.services())
+    b.set("com.mcp.plain", INDEX_KEY, "{not json")  # an unreadable index to rebuild
+    broken = b.path_for("com.mcp.broken")
+    broken.write_bytes(broken.read_bytes()[:-3])
+    env = {**os.environ, "MCP_SECRETS_BACKEND": "file", "MCP_SECRETS_STATE_DIR": str(tmp_path)}
+    r = subprocess.run([sys.executable, "-m", "mcp_secrets.cli", "repair"], env=env,
+                       capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert r.returncode == 1
+    assert "plain: fixed an unreadable index (1 secret(s))" in r.stdout
+    assert f"{long_server}: nothing to repair (1 secret(s))" in r.stdout
+    assert "broken: could not repair: the encrypted secrets file" in r.stderr
+    assert CANARY not in r.stdout + r.stderr
