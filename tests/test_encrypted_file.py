@@ -478,6 +478,13 @@ def test_any_valid_name_fits_and_unicode_forms_are_one_name(data_dir: Path) -> N
     assert b.list_secrets() == [f"token-{nfc}"]
     b.store_secret(f"token-{nfc}", "second")
     assert a.retrieve_secret(f"token-{nfd}") == "second"  # one entry, not two
+    # a secret stored under a decomposed name before this change stays readable and deletable
+    legacy = MCPSecretsStorage("legacy", EncryptedFileBackend())
+    legacy.backend.set(legacy.service, f"old-{nfd}", CANARY)
+    legacy.backend.set(legacy.service, "__secret_index__",
+                       json.dumps({"v": 1, "names": [f"old-{nfd}"], "pending": []}))
+    assert legacy.retrieve_secret(f"old-{nfd}") == CANARY
+    assert legacy.delete_secret(f"old-{nfd}") and legacy.list_secrets() == []
     # short names keep the file name they always had: existing stores need no migration
     assert EncryptedFileBackend().path_for("com.mcp.srv").name == "com.mcp.srv.enc"
 
