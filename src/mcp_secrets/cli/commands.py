@@ -12,8 +12,9 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-from mcp_secrets.cli.errors import EXIT_OK, EXIT_USAGE, CLIError
+from mcp_secrets.cli.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CLIError
 from mcp_secrets.cli.prompts import confirm, read_secret_value, stdin_is_tty
+from mcp_secrets.errors import SecretsError
 
 if TYPE_CHECKING:
     from mcp_secrets.storage import MCPSecretsStorage
@@ -119,3 +120,77 @@ def cmd_clear(args: argparse.Namespace) -> int:
     removed = storage.clear_secrets()
     print(f"cleared {removed} secret(s) for {_where(storage)}")
     return EXIT_OK
+
+
+def servers_in_store() -> list[str] | None:
+    """The servers with entries in the default profile of the default store, or None if the
+    store cannot enumerate them."""
+    from mcp_secrets.names import DEFAULT_PROFILE
+
+    scopes = scopes_in_store()
+    return None if scopes is None else [s for s, p in scopes if p == DEFAULT_PROFILE]
+
+
+def scopes_in_store() -> list[tuple[str, str]] | None:
+    """(server, profile) of every scope with entries in the default store, or None if it
+    cannot enumerate them."""
+    from mcp_secrets.names import DEFAULT_PROFILE, service_name
+    from mcp_secrets.selection import default_backend
+
+    services = default_backend().services()
+    if services is None:
+        return None
+    scopes = []
+    for service in services:
+        server, _, profile = service.removeprefix("com.mcp.").partition("/")
+        profile = profile or DEFAULT_PROFILE
+        try:
+            if service.startswith("com.mcp.") and service_name(server, profile) == service:
+                scopes.append((server, profile))
+        except ValueError:
+            continue  # not one of ours, or a name we would refuse today
+    return scopes
+
+
+def describe_repair(report: dict[str, object]) -> str:
+    """One line saying what a repair fixed (or, for a check, would fix)."""
+    parts = []
+    if report["ghosts_removed"]:
+        parts.append(f"{report['ghosts_removed']} ghost(s) (listed but not stored)")
+    if report["unindexed_added"] and not report["index_rebuilt"]:  # else: all of them
+        parts.append(f"{report['unindexed_added']} stored but unlisted secret(s)")
+    if report["orphan_chunks_removed"]:
+        parts.append(f"{report['orphan_chunks_removed']} orphan chunk(s) of old values")
+    if report["index_rebuilt"]:
+        parts.append("an unreadable index")
+    return ", ".join(parts)
+
+
+def cmd_repair(args: argparse.Namespace) -> int:
+    from mcp_secrets.names import DEFAULT_PROFILE
+
+    if args.server is not None:
+        scopes = [(args.server, args.profile)]
+    else:
+        found = scopes_in_store()
+        if found is None:
+            raise CLIError("this store cannot list its servers; name one: "
+                           "mcp-secrets repair SERVER")
+        scopes = [(s, p) for s, p in found if args.profile in (None, p)]
+    if not scopes:
+        print("no servers have secrets in this store; nothing to repair")
+    failed = 0
+    for server, profile in scopes:
+        label = server if profile in (None, DEFAULT_PROFILE) else f"{server} (profile {profile})"
+        try:
+            report = open_storage(server, profile=profile).repair()
+        except SecretsError as exc:
+            if args.server is not None:
+                raise
+            failed += 1  # one damaged server does not stop the others' repair
+            print(f"mcp-secrets: {label}: could not repair: {exc}", file=sys.stderr)
+            continue
+        fixed = describe_repair(report)
+        print(f"{label}: " + (f"fixed {fixed}" if fixed else "nothing to repair")
+              + f" ({report['secrets']} secret(s))")
+    return EXIT_FAILURE if failed else EXIT_OK

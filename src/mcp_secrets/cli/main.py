@@ -37,6 +37,7 @@ def _commands() -> dict[str, Handler]:
     return {
         "set": commands.cmd_set, "get": commands.cmd_get, "list": commands.cmd_list,
         "delete": commands.cmd_delete, "clear": commands.cmd_clear, "doctor": doctor.cmd_doctor,
+        "repair": commands.cmd_repair,
         **_scan_commands(),
     }
 
@@ -109,6 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("server")
     c.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
 
+    rep = sub.add_parser("repair", parents=[prof],
+                         help="rebuild a server's index from what is stored and drop leftovers "
+                              "of interrupted writes (all servers and profiles if none)")
+    rep.add_argument("server", nargs="?")
+
     from mcp_secrets.cli.run import add_parser as add_run_parser
 
     add_run_parser(sub, [prof])
@@ -126,8 +132,8 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     parser = build_parser()
     args, unknown = parser.parse_known_args(list(argv))
     if args.command is None:
-        raise CLIError("no command given: use one of set, get, list, delete, clear, run, doctor, "
-                       "scan, migrate (see: mcp-secrets --help)", EXIT_USAGE)
+        raise CLIError("no command given: use one of set, get, list, delete, clear, repair, run, "
+                       "doctor, scan, migrate (see: mcp-secrets --help)", EXIT_USAGE)
     if unknown:
         if args.command == "set":
             args.extra = [*getattr(args, "extra", []), *unknown]

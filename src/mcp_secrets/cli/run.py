@@ -25,7 +25,7 @@ import signal
 import sys
 from collections.abc import Mapping, Sequence
 from types import SimpleNamespace
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from mcp_secrets.cli.errors import (
     EXIT_FAILURE,
@@ -133,17 +133,8 @@ def prepare(argv: Sequence[str], *, servers: Sequence[str] = (), env_args: Seque
     for setting in config.SETTINGS.values():
         if setting.secret:  # our own secrets (the store's passphrase): only if asked for by name
             base.pop(setting.name, None)
-    # var -> (is_reference, text); values from --server are kept apart (already resolved)
-    wanted: dict[str, tuple[bool, str]] = {
-        k: (True, v) for k, v in base.items() if refs.is_reference(v)
-    }
-    from_servers, skipped = _server_secrets(servers)
-    for var in from_servers:
-        wanted.pop(var, None)
-    for path in env_files:
-        for var, text in read_env_file(path).items():
-            from_servers.pop(var, None)
-            wanted[var] = (refs.is_reference(text), text)
+    # Check the command line and the files first: a mistake there costs no keychain access.
+    given: list[tuple[str, str]] = []
     for item in env_args:
         var, sep, text = item.partition("=")
         if not sep or not VAR_NAME.fullmatch(var):
@@ -154,8 +145,19 @@ def prepare(argv: Sequence[str], *, servers: Sequence[str] = (), env_args: Seque
                 f"--env {var}=…: not a secret reference (mcp-secrets://SERVER/NAME, env://VAR, "
                 f"…); a value on the command line would be visible to every process — store "
                 f"it with `mcp-secrets set` and pass its reference", EXIT_USAGE)
+        given.append((var, text))
+    from_files = [item for path in env_files for item in read_env_file(path).items()]
+
+    # var -> (is_reference, text); values from --server are kept apart (already resolved)
+    wanted: dict[str, tuple[bool, str]] = {
+        k: (True, v) for k, v in base.items() if refs.is_reference(v)
+    }
+    from_servers, skipped = _server_secrets(servers)
+    for var in from_servers:
+        wanted.pop(var, None)
+    for var, text in [*from_files, *given]:  # later wins
         from_servers.pop(var, None)
-        wanted[var] = (True, text)
+        wanted[var] = (refs.is_reference(text), text)
 
     args = list(argv)
     to_resolve = {var: text for var, (is_ref, text) in wanted.items() if is_ref}
@@ -267,60 +269,115 @@ def execute(plan: Plan) -> int:
 def supervise(argv: list[str], env: dict[str, str], masker: Masker) -> int:
     """Start CMD with its stdout/stderr through the masker, forward signals, return its status
     (128+N when killed by signal N)."""
-    import subprocess
     import threading
 
-    child: list[subprocess.Popen[bytes]] = []
+    pid: list[int] = []
     pending: list[int] = []
 
     def forward(signum: int, _frame: object) -> None:
-        if not child:
+        if not pid:
             pending.append(signum)
             return
         with contextlib.suppress(ProcessLookupError):
-            os.kill(child[0].pid, signum)
+            os.kill(pid[0], signum)
 
     for sig in FORWARDED:
         signal.signal(sig, forward)
-    try:
-        proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                bufsize=0)
-    except FileNotFoundError:
-        raise CLIError(f"command not found: {argv[0]}", EXIT_NOT_FOUND) from None
-    except PermissionError:
-        raise CLIError(f"cannot execute {argv[0]}: permission denied",
-                       EXIT_CANNOT_EXECUTE) from None
-    child.append(proc)
+    child, out, err = _spawn(argv, env)
+    pid.append(child if isinstance(child, int) else child.pid)
     for sig in pending:
-        os.kill(proc.pid, sig)
-    assert proc.stdout is not None and proc.stderr is not None
-    relays = [
-        threading.Thread(target=_relay, args=(src, dst, masker), name=f"relay-{dst}",
-                         daemon=True)
-        for src, dst in ((proc.stdout, 1), (proc.stderr, 2))
-    ]
+        os.kill(pid[0], sig)
+    relays = [threading.Thread(target=_relay, args=(src, dst, masker), name=f"relay-{dst}",
+                               daemon=True) for src, dst in ((out, 1), (err, 2))]
     for t in relays:
         t.start()
-    status = proc.wait()
+    status = _wait(child)
     for t in relays:
         t.join(DRAIN_TIMEOUT_S)
     return 128 - status if status < 0 else status
 
 
-def _relay(src: IO[bytes], dst: int, masker: Masker) -> None:
+def _spawn(argv: list[str], env: dict[str, str]) -> tuple[Any, int, int]:
+    """Start CMD with stdout and stderr on new pipes: (child, read end of out, of err).
+
+    On POSIX `posix_spawn` (no `subprocess` import, no fork of this process's memory); the
+    command is looked up in `env`'s PATH, as exec would. Elsewhere `subprocess`."""
+    if not hasattr(os, "posix_spawn"):
+        import subprocess
+
+        try:
+            proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE)
+        except FileNotFoundError:
+            raise CLIError(f"command not found: {argv[0]}", EXIT_NOT_FOUND) from None
+        except PermissionError:
+            raise CLIError(f"cannot execute {argv[0]}: permission denied",
+                           EXIT_CANNOT_EXECUTE) from None
+        assert proc.stdout is not None and proc.stderr is not None
+        return proc, os.dup(proc.stdout.fileno()), os.dup(proc.stderr.fileno())
+    path = _which(argv[0], env)
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    try:
+        child = os.posix_spawn(
+            path, argv, env,
+            file_actions=[(os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2)],
+            setsigdef=_IGNORED_BY_PYTHON,  # CMD gets the default actions back
+        )
+    except OSError as exc:
+        for fd in (out_r, err_r):
+            os.close(fd)
+        raise CLIError(f"cannot execute {argv[0]}: {exc.strerror}", EXIT_CANNOT_EXECUTE
+                       ) from None
+    finally:
+        os.close(out_w)
+        os.close(err_w)
+    return child, out_r, err_r
+
+
+_IGNORED_BY_PYTHON = tuple(getattr(signal, n) for n in ("SIGPIPE", "SIGXFSZ")
+                           if hasattr(signal, n))
+
+
+def _which(command: str, env: Mapping[str, str]) -> str:
+    """`command` as exec would find it with `env`'s PATH; CLIError (127/126) if it cannot."""
+    if os.sep in command:
+        candidates = [command]
+    else:
+        candidates = [os.path.join(d or ".", command) for d in os.get_exec_path(dict(env))]
+    denied = False
+    for path in candidates:
+        if os.path.isfile(path):
+            if os.access(path, os.X_OK):
+                return path
+            denied = True
+    if denied:
+        raise CLIError(f"cannot execute {command}: permission denied", EXIT_CANNOT_EXECUTE)
+    raise CLIError(f"command not found: {command}", EXIT_NOT_FOUND)
+
+
+def _wait(child: Any) -> int:
+    """CMD's exit status, or -N if signal N killed it (retried across our signal handlers)."""
+    if isinstance(child, int):
+        _, status = os.waitpid(child, 0)
+        return os.waitstatus_to_exitcode(status)
+    return int(child.wait())
+
+
+def _relay(src: int, dst: int, masker: Masker) -> None:
     """Copy `src` to `dst` through a stream masker until EOF. If `dst` is gone (the reader went
     away), close `src` so CMD sees a broken pipe as it would have without us."""
     stream = masker.stream()
-    fd = src.fileno()
     try:
         while True:
-            data = os.read(fd, 65536)
+            data = os.read(src, 65536)
             if not data:
                 _write_all(dst, stream.close())
-                return
+                break
             _write_all(dst, stream.feed(data))
     except OSError:  # EPIPE/EBADF on dst
-        src.close()
+        pass
+    os.close(src)
 
 
 def _write_all(fd: int, data: bytes) -> None:
