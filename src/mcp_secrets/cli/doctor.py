@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import platform
 import secrets
 import subprocess
@@ -194,13 +193,25 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         "platform": platform.platform(),
         "display": display,
         "display_fix": _display_fix(display),
-        "backend_override": os.environ.get("MCP_SECRETS_BACKEND") or None,
+        "backend_override": _backend_override(),
     }
     if args.json:
         print(json.dumps(report, indent=2))
     else:
         _print_human(report)
     return EXIT_OK if rt.ok else EXIT_FAILURE
+
+
+def _backend_override() -> str | None:
+    """MCP_SECRETS_BACKEND as doctor shows it: a known store name, or a note that it is set
+    to something else (not quoted: a value pasted into the wrong variable stays private)."""
+    from mcp_secrets import config
+    from mcp_secrets.selection import VALID_BACKENDS
+
+    raw = config.BACKEND.get()
+    if raw is None:
+        return None
+    return raw if raw.lower() in VALID_BACKENDS else "(set, but to no known store name)"
 
 
 def _print_human(r: dict[str, Any]) -> None:
