@@ -449,3 +449,33 @@ def test_the_hook_arms_the_signal_and_catches_a_parent_already_gone() -> None:
         finally:
             os._exit(code)
     assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 1
+
+
+# ----------------------------------------------------------------- no value in an error
+
+@pytest.mark.parametrize("mode", ["extra", "choice-not-an-option"])
+def test_a_refused_answer_leaves_no_value_in_the_exception(
+        fake_env: Path, monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
+    """The dialog's output held a value, and we refused the output: neither the error's chain
+    nor its traceback's frame locals may still hold that value."""
+    from tests.leaks import assert_absent
+
+    tmpl = template()
+    if mode == "choice-not-an-option":
+        tmpl["fields"].append({"name": "decision", "field_type": "choice",
+                               "options": ["Allow", "Deny"]})
+        (fake_env / "values.json").write_text(json.dumps({"api_key": CANARY,
+                                                          "decision": CANARY}))
+    else:
+        monkeypatch.setenv("FAKE_DIALOG_MODE", mode)
+
+    async def main() -> None:
+        session = await AsyncUIHandler(FAKE, timeout=60).start(tmpl)
+        try:
+            await session.wait()
+        finally:
+            await session.close()
+
+    with pytest.raises(DialogError) as info:
+        asyncio.run(main())
+    assert_absent(info.value, CANARY)
