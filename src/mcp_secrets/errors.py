@@ -68,3 +68,7 @@ class SecretReferenceError(SecretsError, ValueError):
 
     The message names the variable and the reference (``API_KEY (mcp-secrets://s/k)``), never a
     value."""
+
+
+class ProxyConfigError(SecretsError, ValueError):
+    """`mcp-secrets proxy` was given a URL or header it cannot use; nothing was started."""

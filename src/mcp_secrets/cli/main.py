@@ -33,8 +33,10 @@ class _Parser(argparse.ArgumentParser):
 
 def _commands() -> dict[str, Handler]:
     from mcp_secrets.cli import commands, doctor
+    from mcp_secrets.cli.proxy import cmd_proxy
 
     return {
+        "proxy": cmd_proxy,
         "set": commands.cmd_set, "get": commands.cmd_get, "list": commands.cmd_list,
         "delete": commands.cmd_delete, "clear": commands.cmd_clear, "doctor": doctor.cmd_doctor,
     }
@@ -84,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("clear", help="delete every secret of a server (asks first)")
     c.add_argument("server")
     c.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+
+    from mcp_secrets.cli import proxy
+
+    proxy.add_parser(sub)
 
     doc = sub.add_parser("doctor", help="which store is used, why, whether it works, how to fix")
     doc.add_argument("--json", action="store_true")
