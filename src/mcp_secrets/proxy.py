@@ -17,6 +17,8 @@ human's input in both protocol eras (elicitation on the handshake era, `InputReq
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import re
 import threading
 from collections.abc import AsyncGenerator, Generator, Iterable, Sequence
@@ -117,12 +119,13 @@ class Refusals:
     status: int | None = None
 
 
-def reference_auth(templates: HeaderTemplates, refusals: Refusals) -> httpx2.Auth:
+def reference_auth(templates: HeaderTemplates, refusals: Refusals,
+                   headers: dict[str, str] | None = None) -> httpx2.Auth:
     """An httpx auth flow for one backend session: resolve once, re-resolve once on a 401."""
     import anyio
     import httpx2
 
-    class UnresolvedCredential(httpx2.HTTPError):
+    class UnresolvedCredential(httpx2.ConnectError):
         """A reference that did not resolve, dressed as a transport error: FastMCP's proxy then
         treats it as "upstream unreachable" everywhere (the handshake still completes) and our
         guard finds it in the error chain of the request that failed."""
@@ -139,7 +142,7 @@ def reference_auth(templates: HeaderTemplates, refusals: Refusals) -> httpx2.Aut
         requires_request_body = True  # so the request can be sent again after a 401
 
         def __init__(self) -> None:
-            self._headers: dict[str, str] | None = None
+            self._headers = headers  # already resolved by the caller, or None: resolve first
 
         def auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response]:
             raise NotImplementedError("the proxy's HTTP client is asynchronous")
@@ -152,9 +155,13 @@ def reference_auth(templates: HeaderTemplates, refusals: Refusals) -> httpx2.Aut
             request.headers.update(self._headers)
             response = yield request
             if response.status_code == 401:  # perhaps rotated since we resolved: once more
-                self._headers = await resolve()
-                request.headers.update(self._headers)
-                response = yield request
+                try:
+                    self._headers = await resolve()
+                except UnresolvedCredential:
+                    pass  # report the 401 (the guard names the reference), not a crash
+                else:
+                    request.headers.update(self._headers)
+                    response = yield request
             refusals.status = response.status_code if response.status_code in (401, 403) else None
 
     return ReferenceAuth()
@@ -188,30 +195,105 @@ def _mask(obj: Any, secrets: Sequence[str]) -> Any:
 
 def build_proxy(url: str, headers: dict[str, str], *, name: str | None = None) -> FastMCPProxy:
     """A FastMCP proxy server for `url` whose backend sessions carry the resolved `headers`."""
-    from fastmcp.client.transports import StreamableHttpTransport
-    from fastmcp.server.providers.proxy import (
-        FastMCPProxy,
-        ProxyClient,
-        _mirror_front_era_mode,
-    )
+    from fastmcp.server.providers.proxy import FastMCPProxy
 
     check_url(url)
-    templates = HeaderTemplates(headers)
-    refusals = Refusals()
-
-    def client_factory() -> ProxyClient[Any]:
-        transport = StreamableHttpTransport(url, auth=reference_auth(templates, refusals))
-        mode = _mirror_front_era_mode()  # speak the front connection's protocol era upstream
-        kwargs: dict[str, Any] = {"mode": mode} if mode else {}
-        return ProxyClient(transport, forward_incoming_headers=False, **kwargs)
-
-    proxy = FastMCPProxy(client_factory=client_factory, provider_error_strategy="raise",
+    backends = Backends(url, HeaderTemplates(headers))
+    proxy = FastMCPProxy(client_factory=backends.client, provider_error_strategy="raise",
                          name=name or f"mcp-secrets proxy for {urlsplit(url).hostname}")
-    proxy.middleware.insert(0, _guard(url, templates, refusals))  # outermost: sees all errors
+    proxy.middleware.insert(0, _guard(url, backends))  # outermost: it sees every error
     return proxy
 
 
-def _guard(url: str, templates: HeaderTemplates, refusals: Refusals) -> Any:
+class Backends:
+    """One backend session per protocol era, opened on first use and kept open.
+
+    FastMCP's stock proxy opens a new backend session for every request: an HTTP handshake each
+    time, about 6-7× the cost of a direct call. A stdio front serves one client for its whole
+    life, so one backend session per era serves it. A background task holds each session open;
+    headers are resolved when it opens and again after a 401 (a rotated token). A session that
+    failed is closed, and the next request opens a fresh one.
+    """
+
+    def __init__(self, url: str, templates: HeaderTemplates) -> None:
+        self.url, self.templates, self.refusals = url, templates, Refusals()
+        self._held: dict[str | None, tuple[Any, Any]] = {}  # era -> (client, its cancel scope)
+        self._holders: set[asyncio.Task[None]] = set()
+
+    async def client(self) -> Any:
+        """The client FastMCP's proxy uses for the current request."""
+        import anyio
+        from fastmcp.client.transports import StreamableHttpTransport
+        from fastmcp.server.providers.proxy import ProxyClient, _mirror_front_era_mode
+
+        mode = _mirror_front_era_mode()  # speak the front connection's protocol era upstream
+        held = self._held.get(mode)
+        if held is not None and held[0].is_connected():
+            return held[0]
+        kwargs: dict[str, Any] = {"forward_incoming_headers": False}
+        if mode:
+            kwargs["mode"] = mode
+        try:
+            headers = await anyio.to_thread.run_sync(self.templates.resolve)
+        except SecretReferenceError:
+            headers = None  # the request fails inside the HTTP layer; the guard names the reason
+
+        def new_client() -> Any:
+            auth = reference_auth(self.templates, self.refusals, headers)
+            return ProxyClient(StreamableHttpTransport(self.url, auth=auth), **kwargs)
+
+        if headers is not None and await self._reachable():
+            client, opened = new_client(), anyio.Event()
+            # A task of its own with a clean context, outside any request: the session outlives
+            # the request, and the front request's context never leaks into the backend client.
+            holder = asyncio.get_running_loop().create_task(self._hold(mode, client, opened),
+                                                            context=contextvars.Context())
+            self._holders.add(holder)
+            holder.add_done_callback(self._holders.discard)
+            await opened.wait()
+            if client.is_connected():
+                return client
+        return new_client()  # a one-off session: this request opens it, and reports its failure
+
+    async def _reachable(self) -> bool:
+        """Whether the remote accepts a TCP connection. A held session whose connect fails takes
+        the whole stdio server down with it (FastMCP's client was not made to be opened outside a
+        request), so a remote that is down gets one-off sessions, which fail cleanly."""
+        import anyio
+
+        parts = urlsplit(self.url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            with anyio.fail_after(5):
+                stream = await anyio.connect_tcp(parts.hostname or "", port)
+        except (OSError, TimeoutError):
+            return False
+        await stream.aclose()
+        return True
+
+    async def _hold(self, mode: str | None, client: Any, opened: Any) -> None:
+        import anyio
+
+        with anyio.CancelScope() as scope:
+            try:
+                async with client:
+                    self._held[mode] = (client, scope)
+                    opened.set()
+                    await anyio.sleep_forever()
+            except Exception:  # noqa: S110 (the request that uses it reports the failure)
+                pass
+            finally:
+                opened.set()
+                if self._held.get(mode, (None,))[0] is client:
+                    del self._held[mode]
+
+    def drop(self) -> None:
+        """Close every held session (after a failure): the next request opens a fresh one."""
+        for _, scope in list(self._held.values()):
+            scope.cancel()
+
+
+def _guard(url: str, backends: Backends) -> Any:
     from fastmcp.exceptions import ToolError
     from fastmcp.server.middleware import Middleware
     from mcp.shared.exceptions import MCPError
@@ -221,13 +303,15 @@ def _guard(url: str, templates: HeaderTemplates, refusals: Refusals) -> Any:
         """Clear errors for what went wrong upstream, and no resolved value in anything returned."""
 
         async def on_message(self, context: Any, call_next: Any) -> Any:
-            refusals.status = None
+            backends.refusals.status = None
             try:
                 result = await call_next(context)
             except Exception as exc:
-                message = explain_failure(exc, url, templates, refusals)
+                message = explain_failure(exc, url, backends.templates, backends.refusals)
+                if message is not None or isinstance(exc, MCPError):
+                    backends.drop()  # the upstream session may be dead: reopen next time
                 if message is None:
-                    message = mask(str(exc), templates.values)
+                    message = mask(str(exc), backends.templates.values)
                     if message == str(exc):
                         raise
                 # A tool call fails as a tool error the model can read; anything else (listing,
@@ -235,7 +319,7 @@ def _guard(url: str, templates: HeaderTemplates, refusals: Refusals) -> Any:
                 if context.method == "tools/call":
                     raise ToolError(message) from None
                 raise MCPError(code=INTERNAL_ERROR, message=message) from None
-            return mask(result, templates.values)
+            return mask(result, backends.templates.values)
 
     return ProxyGuard()
 
