@@ -152,6 +152,7 @@ def plan(paths: Iterable[Path] = (), *, profile: str | None = None,
             findings, _ = scan_entry(doc, entry)
             if not findings:
                 continue
+            edit: Edit | None
             if is_remote(entry.data):
                 edit, entry_moves, skipped = _plan_remote(doc, entry, findings, exe, chosen,
                                                           taken, lookup)
