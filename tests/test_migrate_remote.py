@@ -324,3 +324,32 @@ def test_codex_entry_with_a_token_variable_is_left_with_a_reason(tmp_path: Path)
     assert not plan.files and not kept
     assert "bearer_token_env_var" in plan.skipped[0].reason
     assert (tmp_path / ".codex/config.toml").read_text() == text
+
+
+def test_member_order_and_commas_survive_in_every_position(tmp_path: Path) -> None:
+    """The header table first, last, or with a trailing comma (JSONC): the result is valid and
+    the other members keep their text and order."""
+    tok = [token() for _ in range(3)]
+    text = ("{\n  \"servers\": {\n"
+            f"    \"a\": {{\"headers\": {{\"Authorization\": \"Bearer {tok[0]}\"}}, "
+            "\"url\": \"https://a.example.com/mcp\", \"type\": \"http\"},\n"
+            "    \"b\": {\n      \"type\": \"http\",\n      \"url\": \"https://b.example.com/mcp\",\n"
+            f"      \"headers\": {{\"Authorization\": \"Bearer {tok[1]}\"}}\n    }},\n"
+            "    \"c\": {\n      \"url\": \"https://c.example.com/mcp\",\n"
+            f"      \"headers\": {{\"Authorization\": \"Bearer {tok[2]}\"}},\n"
+            "      \"disabled\": false, // off for now\n    },\n"
+            "  },\n}\n")
+    _, kept = _plan(tmp_path, ".vscode/mcp.json", text)
+    out = (tmp_path / ".vscode/mcp.json").read_text()
+    assert sorted(kept.values()) == sorted(tok)
+    from mcp_secrets import jsonc
+
+    servers = jsonc.parse(out).value["servers"]
+    for name in "abc":
+        ref = f"mcp-secrets://{name}/AUTHORIZATION"
+        assert servers[name]["args"] == ["proxy", f"https://{name}.example.com/mcp",
+                                         "--bearer", ref]
+    assert list(servers["a"]) == ["command", "args", "type"] and servers["a"]["type"] == "stdio"
+    assert list(servers["b"]) == ["type", "command", "args"]
+    assert list(servers["c"]) == ["command", "args", "disabled"]
+    assert "\"disabled\": false, // off for now\n    },\n  },\n}\n" in out
