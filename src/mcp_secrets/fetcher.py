@@ -179,8 +179,6 @@ async def fetch_secrets(
         # Only a question needs the middleware; a client that cannot elicit gets the window.
         elicitation.require_middleware(ctx)
         return await _modern(ctx, flow)
-    if not await flow.wait_for_others(ctx):
-        return True, f"All requested secrets are already stored for {server}."
     body = _handshake if elicitation.can_elicit(ctx) else _window_first
     return await flow.run(ctx, body)
 
@@ -195,6 +193,10 @@ def _release(claim: asyncio.Future[None]) -> None:
         claim.set_result(None)
     for key in [k for k, f in _COLLECTING.items() if f is claim]:
         del _COLLECTING[key]
+
+
+class _Busy(Exception):
+    """Another flow still holds our secrets when this call's budget ends."""
 
 
 @dataclass
@@ -212,10 +214,10 @@ class _Flow:
     def pending_key(self) -> tuple[str, ...]:
         return ("fetch", self.server, *sorted(self.names))
 
-    async def wait_for_others(self, ctx: Any) -> bool:
+    async def acquire(self, ctx: Any) -> asyncio.Future[None] | None:
         """Wait while another flow in this process collects any of our secrets (one window
-        per secret, never two with different codes); then drop what it stored. False when
-        nothing is left to collect."""
+        per secret, never two with different codes), drop what it stored, and claim the rest
+        until `_release` of the returned future. None when nothing is left to collect."""
         loop = asyncio.get_running_loop()
         while True:
             busy = {
@@ -223,24 +225,27 @@ class _Flow:
                 if (f := _COLLECTING.get((self.server, n))) is not None
                 and not f.done() and f.get_loop() is loop
             }
-            if not busy:
-                break
-            await elicitation.note(ctx, f"Another request is already collecting "
-                                   f"{', '.join(self.names)} in a credential dialog; waiting.")
-            await asyncio.wait(busy, timeout=max(0.0, self.until - loop.time()))
-            if loop.time() >= self.until:
-                break
-        self.names = [
-            n for n in self.names if not await asyncio.to_thread(self.manager.secret_exists, n)
-        ]
-        return bool(self.names)
-
-    def claim(self) -> asyncio.Future[None]:
-        """Mark our secrets as being collected until `_release` of the returned future."""
-        claim: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        for name in self.names:
-            _COLLECTING[(self.server, name)] = claim
-        return claim
+            if busy:
+                await elicitation.note(ctx, f"Another request is already collecting "
+                                       f"{', '.join(self.names)} in a credential dialog; waiting.")
+                await asyncio.wait(busy, timeout=max(0.0, self.until - loop.time()))
+            names = [
+                n for n in self.names
+                if not await asyncio.to_thread(self.manager.secret_exists, n)
+            ]
+            if not names:
+                return None
+            self.names = names
+            still = any((f := _COLLECTING.get((self.server, n))) is not None and not f.done()
+                        and f.get_loop() is loop for n in names)
+            if still and loop.time() >= self.until:
+                raise _Busy
+            if still:
+                continue  # the store was read off the loop: someone may have claimed meanwhile
+            claim: asyncio.Future[None] = loop.create_future()
+            for name in self.names:  # no await since the last check: the claim is atomic
+                _COLLECTING[(self.server, name)] = claim
+            return claim
 
     async def start(self, code: str | None = None) -> tuple[str, DialogSession]:
         code = code or new_code()
@@ -248,9 +253,17 @@ class _Flow:
         return code, session
 
     async def run(self, ctx: Any, body: Any, code: str | None = None) -> tuple[bool, str]:
-        """Start a window (with `code`, or a fresh one), run `body(ctx, flow, code, session)`;
-        close the window unless the body parked it for a later call."""
-        claim = self.claim()
+        """Claim our secrets, start a window (with `code`, or a fresh one), run
+        `body(ctx, flow, code, session)`; close the window unless the body parked it."""
+        try:
+            claim = await self.acquire(ctx)
+        except _Busy:
+            return False, (
+                f"Another request is collecting {', '.join(self.names)} in a window right now; "
+                "finish it, then call this tool again. Nothing was stored yet."
+            )
+        if claim is None:
+            return True, f"All requested secrets are already stored for {self.server}."
         try:
             try:
                 code, session = await self.start(code)
@@ -402,8 +415,6 @@ async def _modern(ctx: Any, flow: _Flow) -> tuple[bool, str]:
             + _call_again(flow.server, flow.names) + "."
         )
     if reply is None or asked is None or asked[2] <= time.monotonic():
-        if not await flow.wait_for_others(ctx):
-            return True, f"All requested secrets are already stored for {flow.server}."
         now = time.monotonic()
         for stale in [f for f, a in _ASKED.items() if a[2] <= now]:
             del _ASKED[stale]
@@ -418,8 +429,6 @@ async def _modern(ctx: Any, flow: _Flow) -> tuple[bool, str]:
         )
     assert flow_id is not None
     code = _ASKED.pop(flow_id)[0]
-    if not await flow.wait_for_others(ctx):
-        return True, f"All requested secrets are already stored for {flow.server}."
     return await flow.run(ctx, _opened, code)
 
 
