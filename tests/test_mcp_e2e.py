@@ -188,16 +188,23 @@ def test_accept_code_matches_and_value_stored(rig: Rig) -> None:
     gate = rig.tmp / "gate"
     rig.env["FAKE_DIALOG_GATE"] = str(gate)
 
-    async def human(message: str, schema: dict[str, Any]) -> Any:
-        rec = (await rig.wait_records())[0]
-        # The code in the client equals the code in the dialog's template.
-        assert code_in(message) == code_in(rec["template"]["description"])
-        assert rig.server_name in rec["template"]["title"]
+    async def submit() -> None:
+        await rig.wait_records()
         rig.scan_argv()
-        gate.touch()  # the human submits the dialog...
-        return {"value": "Continue"}  # ...and chooses Continue
+        gate.touch()  # the human submits the dialog
+
+    async def human(message: str, schema: dict[str, Any]) -> Any:
+        if rig.mode == "legacy":  # the window is already open beside the question
+            await submit()
+        else:  # 2026-07-28: it opens once the human chose Continue
+            asyncio.ensure_future(submit())
+        return {"value": "Continue"}
 
     text = asyncio.run(rig.call(human, "fetch_only"))
+    rec = rig.records()[0]
+    # The code in the client equals the code in the dialog's template.
+    assert code_in(rig.prompts[0][0]) == code_in(rec["template"]["description"])
+    assert rig.server_name in rec["template"]["title"]
     assert text.startswith("OK: Stored api_key"), text
     assert rig.manager.retrieve_secret("api_key") == rig.canary
     assert len(rig.prompts) == 1 and rig.argv_scans == 1
@@ -212,9 +219,12 @@ def test_two_calls_for_one_secret_open_one_dialog(rig: Rig) -> None:
     rig.env["FAKE_DIALOG_GATE"] = str(gate)
 
     async def human(message: str, schema: dict[str, Any]) -> Any:
-        await rig.wait_records()
-        await asyncio.sleep(0.5)  # give a second dialog every chance to appear (it must not)
-        gate.touch()
+        if rig.mode == "legacy":
+            await rig.wait_records()
+        async def submit_later() -> None:
+            await asyncio.sleep(0.5)  # give a second dialog every chance to appear (it must not)
+            gate.touch()
+        asyncio.ensure_future(submit_later())
         return {"value": "Continue"}
 
     async def main() -> list[str]:
@@ -225,7 +235,8 @@ def test_two_calls_for_one_secret_open_one_dialog(rig: Rig) -> None:
     texts = sorted(asyncio.run(main()))
     assert texts[0].startswith("OK: All requested secrets are already stored"), texts
     assert texts[1].startswith("OK: Stored api_key"), texts
-    assert len(rig.records()) == 1 and len(rig.prompts) == 1
+    # 2026-07-28: both first legs may ask (no window exists yet); still only one window.
+    assert len(rig.records()) == 1 and len(rig.prompts) == (1 if rig.mode == "legacy" else 2)
     assert rig.manager.retrieve_secret("api_key") == rig.canary
     rig.assert_no_leak()
 
@@ -237,13 +248,15 @@ def test_continue_before_dialog_done(rig: Rig) -> None:
 
     async def main() -> str:
         async def human(message: str, schema: dict[str, Any]) -> Any:
-            await rig.wait_records()
+            if rig.mode == "legacy":
+                await rig.wait_records()
             return {"value": "Continue"}  # gate still closed: the dialog is still "open"
 
         async def open_gate_later() -> None:
             # Opened only after the client answered Continue (the prompt was recorded).
             while not rig.prompts:
                 await asyncio.sleep(0.01)
+            await rig.wait_records()
             await asyncio.sleep(0.2)
             gate.touch()
 
@@ -265,13 +278,20 @@ def test_cancel_or_decline_kills_dialog_stores_nothing(rig: Rig, answer: str) ->
     pids: list[int] = []
 
     async def human(message: str, schema: dict[str, Any]) -> Any:
-        pids.append((await rig.wait_records())[0]["pid"])
-        assert not gone(pids[0])
+        if rig.mode == "legacy":
+            pids.append((await rig.wait_records())[0]["pid"])
+            assert not gone(pids[0])
         return await (choose("Cancel") if answer == "Cancel" else action(answer))(message, schema)
 
     text = asyncio.run(rig.call(human, "fetch_only"))
-    assert text.startswith("FAILED: Cancelled in the MCP client"), text
-    assert pids and gone(pids[0]), "the dialog survived the decline"
+    assert text.startswith("FAILED: Nothing was stored: "), text
+    said = {"Cancel": "the answer was not one of", "decline": "you declined",
+            "cancel": "dismissed"}[answer]
+    assert said in text and "call the tool again" in text and "mcp-secrets set" in text, text
+    if rig.mode == "legacy":
+        assert pids and gone(pids[0]), "the dialog survived the decline"
+    else:  # 2026-07-28: the window opens only once the human agreed; a decline never flashes one
+        assert rig.records() == [], "a window opened although the human declined"
     assert not rig.manager.secret_exists("api_key")
     rig.assert_no_leak()
 
@@ -282,13 +302,14 @@ def test_dialog_cancelled(rig: Rig) -> None:
     rig.env["FAKE_DIALOG_MODE"] = "cancel"
 
     async def human(message: str, schema: dict[str, Any]) -> Any:
+        if rig.mode != "legacy":
+            return {"value": "Continue"}  # the window opens now, and is closed by the human
         rec = (await rig.wait_records())[0]
         for _ in range(500):
             if gone(rec["pid"]):
                 break
             await asyncio.sleep(0.01)
-        if rig.mode == "legacy":
-            await asyncio.sleep(30)  # the server must not wait for us: it withdraws the prompt
+        await asyncio.sleep(30)  # the server must not wait for us: it withdraws the prompt
         return {"value": "Continue"}
 
     text = asyncio.run(asyncio.wait_for(rig.call(human, "fetch_only"), 25))
@@ -307,9 +328,9 @@ def test_timeout_after_continue_kills_dialog(rig: Rig) -> None:
     rig.assert_no_leak()
 
 
+@pytest.mark.parametrize("rig", ["legacy"], indirect=True)  # 2026-07-28 opens it after Continue
 def test_continue_after_the_dialog_timed_out(rig: Rig) -> None:
-    """The human answers only after the dialog timed out: the answer hears "timed out" (on
-    2026-07-28 the retry must not silently open a fresh dialog and ask again)."""
+    """The human answers only after the dialog timed out: the answer hears "timed out"."""
     rig.env["FAKE_DIALOG_MODE"] = "hang"
     rig.env["MCP_SECRETS_DIALOG_TIMEOUT"] = "1"
 
@@ -325,9 +346,24 @@ def test_continue_after_the_dialog_timed_out(rig: Rig) -> None:
     assert not rig.manager.secret_exists("api_key")
 
 
-def test_client_without_elicitation_uses_dialog_alone(rig: Rig) -> None:
-    text = asyncio.run(rig.call(None, "fetch_only"))
-    assert text.startswith("OK: Stored api_key"), text
+def two_calls(rig: Rig, tool: str = "fetch_only", args: dict[str, Any] | None = None,
+              human: Answer | None = None) -> list[str]:
+    async def main() -> list[str]:
+        async with rig.client(human) as c:
+            return [await rig.call(None, tool, args, client=c) for _ in range(2)]
+
+    return asyncio.run(main())
+
+
+def test_client_without_elicitation_gets_the_code_in_the_result(rig: Rig) -> None:
+    """A client that cannot be asked sees the window's code in the tool's own result (a log
+    note reaches 2026-07-28 clients only on opt-in); the next call collects the window."""
+    first, second = two_calls(rig)
+    rec = rig.records()[0]
+    assert first.startswith("FAILED: ") and "call this tool again" in first, first
+    assert code_in(first) == code_in(rec["template"]["description"])
+    assert second.startswith("OK: Stored api_key"), second
+    assert len(rig.records()) == 1  # the second call used the same window
     assert rig.manager.retrieve_secret("api_key") == rig.canary
     assert rig.prompts == []
     rig.assert_no_leak()
@@ -336,8 +372,9 @@ def test_client_without_elicitation_uses_dialog_alone(rig: Rig) -> None:
 def test_client_without_elicitation_times_out(rig: Rig) -> None:
     rig.env["FAKE_DIALOG_MODE"] = "hang"
     rig.env["MCP_SECRETS_DIALOG_TIMEOUT"] = "1"
-    text = asyncio.run(rig.call(None, "fetch_only"))
-    assert text.startswith("FAILED: Timed out"), text
+    first, second = two_calls(rig)
+    assert "call this tool again" in first
+    assert second.startswith("FAILED: Timed out"), second
     assert all(gone(r["pid"]) for r in rig.records())
 
 
@@ -378,7 +415,7 @@ def test_modern_without_middleware_still_serves_a_client_that_cannot_elicit(rig:
     """The middleware only carries questions; with no question to ask (a client without
     elicitation), seed code that passed mcp.name must still collect through the dialog."""
     rig.env["NO_MIDDLEWARE"] = "1"
-    text = asyncio.run(rig.call(None, "fetch_only"))
+    text = two_calls(rig)[1]
     assert text.startswith("OK: Stored api_key"), text
     assert rig.manager.retrieve_secret("api_key") == rig.canary
     rig.assert_no_leak()
@@ -501,9 +538,10 @@ def continue_then_allow(rig: Rig, gate: Path | None = None) -> Answer:
     async def human(message: str, schema: dict[str, Any]) -> Any:
         options = schema["properties"]["value"]["enum"]
         if "Continue" in options:
-            rec = (await rig.wait_records())[-1]
-            assert code_in(message) == code_in(rec["template"]["description"])
-            rig.scan_argv()
+            if rig.mode == "legacy":
+                rec = (await rig.wait_records())[-1]
+                assert code_in(message) == code_in(rec["template"]["description"])
+                rig.scan_argv()
             if gate is not None:
                 gate.touch()
             return {"value": "Continue"}
@@ -524,7 +562,7 @@ def test_seed_example_on_both_eras(rig: Rig) -> None:
 def test_seed_example_failure_message(rig: Rig) -> None:
     rig.env["FAKE_DIALOG_MODE"] = "hang"
     text = asyncio.run(rig.call(choose("Cancel"), "secure_api_request"))
-    assert text.startswith("ERROR: ❌ Secret access failed: Cancelled in the MCP client"), text
+    assert text.startswith("ERROR: ❌ Secret access failed: Nothing was stored"), text
 
 
 def test_requires_secret_one_liner(rig: Rig) -> None:
@@ -561,9 +599,18 @@ def test_real_tk_dialog_end_to_end(rig: Rig) -> None:
     title = f"MCP Secrets for {rig.server_name}"
     shots: list[Path] = []
 
+    drivers: list[asyncio.Future[None]] = []
+
     async def human(message: str, schema: dict[str, Any]) -> Any:
         if "Continue" not in schema["properties"]["value"]["enum"]:
             return {"value": "Allow"}
+        if rig.mode == "legacy":
+            await drive()
+        else:  # 2026-07-28: the window opens only after Continue
+            drivers.append(asyncio.ensure_future(drive()))
+        return {"value": "Continue"}
+
+    async def drive() -> None:
         wid = await asyncio.to_thread(dialog_driver.find_window, title)
         await asyncio.to_thread(dialog_driver.wait_focus, wid)
         rig.scan_argv()  # the dialog is up; nothing has the value on its command line
@@ -572,7 +619,6 @@ def test_real_tk_dialog_end_to_end(rig: Rig) -> None:
         await asyncio.to_thread(dialog_driver.type_text, rig.canary)
         rig.scan_argv()  # typed into the real window, not yet submitted: in no process's argv
         await asyncio.to_thread(dialog_driver.press, "Return")
-        return {"value": "Continue"}
 
     text = asyncio.run(rig.call(human, "secure_api_request"))
     assert text == f"✅ Making API request with key {fingerprint(rig.canary)}", text
@@ -588,12 +634,15 @@ def test_real_tk_dialog_declined_window_closes(rig: Rig) -> None:
     title = f"MCP Secrets for {rig.server_name}"
 
     async def human(message: str, schema: dict[str, Any]) -> Any:
-        await asyncio.to_thread(dialog_driver.find_window, title)
+        if rig.mode == "legacy":
+            await asyncio.to_thread(dialog_driver.find_window, title)
         return ElicitResult(action="decline")
 
     text = asyncio.run(rig.call(human, "fetch_only"))
-    assert text.startswith("FAILED: Cancelled in the MCP client"), text
-    assert not dialog_driver.window_exists(title), "orphan dialog window after decline"
+    assert text.startswith("FAILED: Nothing was stored: you declined"), text
+    # Legacy: the window that opened beside the question is closed. 2026-07-28: it never
+    # opened (a client that declines by itself must not flash a window on every call).
+    assert not dialog_driver.window_exists(title), "dialog window after decline"
 
 
 @pytest.mark.display
