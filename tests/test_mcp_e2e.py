@@ -687,3 +687,64 @@ def test_client_killed_mid_dialog_leaves_no_dialog(rig: Rig) -> None:
         for r in rig.records():  # never leave a stray behind, even when the test failed
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(r["pid"], signal.SIGKILL)
+
+
+# ---------------------------------------------------------------- one server, several clients
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.mark.parametrize("rig", MODES, indirect=True)
+def test_session_grant_belongs_to_one_client_session(rig: Rig) -> None:
+    """Over HTTP one server process serves several clients. Client A's "Allow for session"
+    must not hand the secret to client B without asking B's human. On 2026-07-28 without
+    authentication nothing identifies a client between calls, so no session grant is kept."""
+    import socket
+    import subprocess
+    import time
+
+    rig.manager.store_secret("api_key", rig.canary)
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(SERVER)], env={**rig.env, "HTTP_PORT": str(port)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(300):
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        url = f"http://127.0.0.1:{port}/mcp"
+        seen: dict[str, int] = {"A": 0, "B": 0}
+
+        def client(who: str, option: str) -> Client[Any]:
+            async def handler(message: str, response_type: Any, params: Any, ctx: Any) -> Any:
+                seen[who] += 1
+                return {"value": option}
+
+            return Client(url, mode=rig.mode, elicitation_handler=handler)
+
+        async def main() -> list[str]:
+            async with client("A", "Allow for session") as a, client("B", "Deny") as b:
+                return [
+                    await rig.call(None, "use_secret", {"name": "api_key"}, client=a),
+                    await rig.call(None, "use_secret", {"name": "api_key"}, client=a),
+                    await rig.call(None, "use_secret", {"name": "api_key"}, client=b),
+                ]
+
+        a1, a2, b1 = asyncio.run(main())
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    ok = f"used api_key {fingerprint(rig.canary)}"
+    assert a1 == ok and a2 == ok
+    assert b1.startswith("ERROR:") and "denied" in b1, "client B got A's session grant"
+    assert seen["B"] == 1
+    assert seen["A"] == (1 if rig.mode == "legacy" else 2)  # no principal on 2026 HTTP
+    rig.assert_no_leak()
