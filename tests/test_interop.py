@@ -190,7 +190,8 @@ def test_ts_clients_survive_a_human_slower_than_their_timeout(tmp_path: Path,
 
 
 async def _session_call(server: Server, revision: str, declare: bool,
-                        calls: list[str], answers: list[str]) -> tuple[list[str], list[str]]:
+                        calls: list[str], answers: list[str],
+                        refuse: bool = False) -> tuple[list[str], list[str]]:
     """`ClientSession` over `stdio_client`, handshake done at `revision` by hand (the SDK's
     `initialize()` always offers its latest handshake revision)."""
     import mcp_types as types
@@ -202,7 +203,7 @@ async def _session_call(server: Server, revision: str, declare: bool,
 
     async def elicit(context: Any, params: Any) -> Any:
         asked.append(params.message)
-        if revision < "2025-06-18":  # a client of this revision has no such method
+        if refuse or revision < "2025-06-18":  # a client that has no such method
             return types.ErrorData(code=-32601, message="Method not found")
         return types.ElicitResult(action="accept", content={"value": queue.pop(0)})
 
@@ -275,3 +276,17 @@ def test_python_client_on_2026_07_28(server: Server) -> None:
     assert text.startswith("✅ Making API request"), text
     assert len(asked) == 2 and CODE_RE.findall(asked[0]) == server.window_codes()
     server.assert_no_leak(text, *asked)
+
+
+def test_client_error_is_not_reported_as_the_humans_cancel(server: Server) -> None:
+    """A client that declared elicitation but answers -32601: the result says the client
+    could not show the question (not "cancelled"), carries the window's code, and the next call
+    collects what the human entered."""
+    asked, texts = asyncio.run(_session_call(server, "2025-11-25", True,
+                                             ["fetch_only", "fetch_only"], [], refuse=True))
+    assert len(asked) == 1
+    first, second = texts
+    assert "could not show the question" in first and "-32601" in first, first
+    assert "cancel" not in first.lower(), first
+    assert CODE_RE.findall(first) == server.window_codes() and "call this tool again" in first
+    assert second.startswith("OK: Stored api_key"), second

@@ -497,8 +497,60 @@ def test_permission_answer_cannot_be_replayed(rig: Rig) -> None:
     rig.assert_no_leak()
 
 
-def test_permission_without_elicitation_is_denied(rig: Rig) -> None:
+def window_question(rig: Rig, human: Answer | None = None, calls: int = 2) -> list[str]:
+    async def main() -> list[str]:
+        async with rig.client(human) as c:
+            return [await rig.call(None, "use_secret", {"name": "api_key"}, client=c)
+                    for _ in range(calls)]
+
+    return asyncio.run(main())
+
+
+@pytest.mark.parametrize("choice", ["Allow", "Deny"])
+def test_permission_without_elicitation_is_asked_in_the_window(rig: Rig, choice: str) -> None:
+    """A client that cannot be asked: the permission question goes to the native window (a
+    `choice` field), its code to the tool result; the next call applies the answer."""
     rig.manager.store_secret("api_key", rig.canary)
+    rig.env["FAKE_DIALOG_CHOICE"] = choice
+    first, second = window_question(rig)
+    (rec,) = rig.records()
+    (field_,) = rec["template"]["fields"]
+    assert field_["field_type"] == "choice"
+    assert field_["options"] == ["Allow", "Allow for session", "Deny"]
+    assert first.startswith("ERROR:") and "call this tool again" in first, first
+    assert code_in(first) == code_in(rec["template"]["description"])
+    if choice == "Allow":
+        assert second == f"used api_key {fingerprint(rig.canary)}"
+    else:
+        assert second.startswith("ERROR:") and "was denied" in second, second
+        assert "MCP_BYPASS_SECRET_USE_CONFIRM" in second
+    rig.assert_no_leak()
+
+
+def test_permission_window_allow_for_session(rig: Rig) -> None:
+    rig.manager.store_secret("api_key", rig.canary)
+    rig.env["FAKE_DIALOG_CHOICE"] = "Allow for session"
+    texts = window_question(rig, calls=4)
+    assert texts[1:] == [f"used api_key {fingerprint(rig.canary)}"] * 3
+    assert len(rig.records()) == 1
+
+
+def test_server_may_prefer_the_window_over_an_auto_approving_client(rig: Rig) -> None:
+    """MCP_SECRETS_PERMISSION_PROMPT=window: even a client that can elicit (and here answers
+    "Allow" to everything by itself) is not asked; the human answers in the window."""
+    rig.manager.store_secret("api_key", rig.canary)
+    rig.env["MCP_SECRETS_PERMISSION_PROMPT"] = "window"
+    rig.env["FAKE_DIALOG_CHOICE"] = "Deny"
+    first, second = window_question(rig, choose("Allow"))
+    assert rig.prompts == [], "the permission question went to the auto-approving client"
+    assert "call this tool again" in first and code_in(first)
+    assert second.startswith("ERROR:") and "was denied" in second, second
+
+
+def test_permission_without_elicitation_and_no_display_says_what_to_do(rig: Rig) -> None:
+    rig.manager.store_secret("api_key", rig.canary)
+    for var in ("DISPLAY", "WAYLAND_DISPLAY", "MCP_SECRETS_DIALOG"):
+        rig.env.pop(var, None)
     text = asyncio.run(rig.call(None, "use_secret", {"name": "api_key"}))
     assert text.startswith("ERROR:") and "MCP_BYPASS_SECRET_USE_CONFIRM=true" in text, text
 
