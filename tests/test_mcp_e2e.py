@@ -188,6 +188,8 @@ def test_accept_code_matches_and_value_stored(rig: Rig) -> None:
     gate = rig.tmp / "gate"
     rig.env["FAKE_DIALOG_GATE"] = str(gate)
 
+    later: list[asyncio.Future[None]] = []
+
     async def submit() -> None:
         await rig.wait_records()
         rig.scan_argv()
@@ -197,7 +199,7 @@ def test_accept_code_matches_and_value_stored(rig: Rig) -> None:
         if rig.mode == "legacy":  # the window is already open beside the question
             await submit()
         else:  # 2026-07-28: it opens once the human chose Continue
-            asyncio.ensure_future(submit())
+            later.append(asyncio.ensure_future(submit()))
         return {"value": "Continue"}
 
     text = asyncio.run(rig.call(human, "fetch_only"))
@@ -218,13 +220,16 @@ def test_two_calls_for_one_secret_open_one_dialog(rig: Rig) -> None:
     gate = rig.tmp / "gate"
     rig.env["FAKE_DIALOG_GATE"] = str(gate)
 
+    later: list[asyncio.Future[None]] = []
+
     async def human(message: str, schema: dict[str, Any]) -> Any:
         if rig.mode == "legacy":
             await rig.wait_records()
+
         async def submit_later() -> None:
             await asyncio.sleep(0.5)  # give a second dialog every chance to appear (it must not)
             gate.touch()
-        asyncio.ensure_future(submit_later())
+        later.append(asyncio.ensure_future(submit_later()))
         return {"value": "Continue"}
 
     async def main() -> list[str]:

@@ -1,6 +1,7 @@
 """A real MCP client that is killed mid-dialog (test_mcp_e2e): it calls `fetch_only` on the
 test server, prints PROMPTED when the Continue/Cancel question arrives, and then never
-answers (on 2026-07-28 it answers Continue, which opens the window, and its retry waits), so the test can SIGKILL it while the credential dialog is open.
+answers (on 2026-07-28 it answers Continue, which opens the window, and its retry waits), so
+the test can SIGKILL it while the credential dialog is open.
 
 usage: doomed_client.py <mode> <server.py>   (the server inherits this process's environment)
 """
