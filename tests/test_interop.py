@@ -191,7 +191,8 @@ def test_ts_clients_survive_a_human_slower_than_their_timeout(tmp_path: Path,
 
 async def _session_call(server: Server, revision: str, declare: bool,
                         calls: list[str], answers: list[str],
-                        refuse: bool = False) -> tuple[list[str], list[str]]:
+                        refuse: bool = False,
+                        wire: Path | None = None) -> tuple[list[str], list[str]]:
     """`ClientSession` over `stdio_client`, handshake done at `revision` by hand (the SDK's
     `initialize()` always offers its latest handshake revision)."""
     import mcp_types as types
@@ -208,6 +209,10 @@ async def _session_call(server: Server, revision: str, declare: bool,
         return types.ElicitResult(action="accept", content={"value": queue.pop(0)})
 
     params = StdioServerParameters(command=sys.executable, args=[str(SERVER)], env=server.env)
+    if wire is not None:  # keep a copy of everything the server sends
+        params = StdioServerParameters(
+            command="bash", args=["-c", '"$0" "$1" | tee "$2"', sys.executable, str(SERVER),
+                                  str(wire)], env=server.env)
     texts = []
     async with stdio_client(params) as (read, write), ClientSession(
         read, write, elicitation_callback=elicit
@@ -245,9 +250,15 @@ def test_python_session_at_an_old_revision_is_never_elicited(revision: str,
 
 @pytest.mark.parametrize("revision", ["2025-06-18", "2025-11-25"])
 def test_python_session_at_an_eliciting_revision(revision: str, server: Server) -> None:
+    """Elicitation from 2025-06-18; the `mode` field only from 2025-11-25 (checked on the wire)."""
     server.env["FAKE_DIALOG_DELAY"] = "0.3"
+    wire = server.tmp / "wire.jsonl"
     asked, texts = asyncio.run(_session_call(server, revision, True, ["secure_api_request"],
-                                             ["Continue", "Allow"]))
+                                             ["Continue", "Allow"], wire=wire))
+    sent = [json.loads(line) for line in wire.read_text().splitlines() if line.startswith("{")]
+    elicits = [m for m in sent if m.get("method") == "elicitation/create"]
+    assert len(elicits) == 2
+    assert all(("mode" in m["params"]) == (revision >= "2025-11-25") for m in elicits)
     assert len(asked) == 2 and CODE_RE.findall(asked[0]) == server.window_codes()
     assert texts[0].startswith("✅ Making API request"), texts
     server.assert_no_leak(*texts, *asked)

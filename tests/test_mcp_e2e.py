@@ -290,7 +290,7 @@ def test_cancel_or_decline_kills_dialog_stores_nothing(rig: Rig, answer: str) ->
 
     text = asyncio.run(rig.call(human, "fetch_only"))
     assert text.startswith("FAILED: Nothing was stored: "), text
-    said = {"Cancel": "the answer was not one of", "decline": "you declined",
+    said = {"Cancel": "you chose 'Cancel'", "decline": "you declined",
             "cancel": "dismissed"}[answer]
     assert said in text and "call the tool again" in text and "mcp-secrets set" in text, text
     if rig.mode == "legacy":

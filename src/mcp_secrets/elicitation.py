@@ -118,6 +118,8 @@ class Reply:
             return "the question was dismissed in the MCP client"
         if self.outcome == "error":
             return f"the MCP client could not show the question ({self.detail})"
+        if self.choice is not None:
+            return f"you chose {self.choice!r} in the MCP client"
         return "the answer was not one of the offered options"
 
 
@@ -153,14 +155,33 @@ def describe_failure(exc: BaseException) -> str:
 
 
 async def ask_now(ctx: Any, message: str, options: list[str]) -> Reply:
-    """Handshake era: ask through `ctx.elicit` and wait for the answer."""
+    """Handshake era: ask through `ctx.elicit` and wait for the answer (at 2025-06-18, which
+    has no elicitation modes, without the `mode` field FastMCP would add)."""
     try:
-        answer = await ctx.elicit(message, list(options))
+        if _at_least(negotiated_revision(ctx), MODES_SINCE):
+            answer = await ctx.elicit(message, list(options))
+        else:
+            answer = await _ask_without_mode(ctx, message, options)
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # the client failed to answer: that is not the human's choice
         return Reply("error", detail=describe_failure(exc))
     return read_answer(answer, options)
+
+
+async def _ask_without_mode(ctx: Any, message: str, options: list[str]) -> Any:
+    """`elicitation/create` as revision 2025-06-18 defines it: message and schema only."""
+    import mcp_types
+    from mcp.shared.message import ServerMessageMetadata
+
+    params = mcp_types.ElicitRequestFormParams.model_construct(
+        message=message, requested_schema=choice_schema(options), mode=None
+    )
+    return await ctx.session.send_request(
+        mcp_types.ElicitRequest(params=params),
+        mcp_types.ElicitResult,
+        metadata=ServerMessageMetadata(related_request_id=ctx.request_id),
+    )
 
 
 # ------------------------------------------------------------------ 2026-07-28 rounds
