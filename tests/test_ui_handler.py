@@ -1,5 +1,6 @@
-"""AsyncUIHandler against the protocol: a FAKE dialog for the many edge cases, and the REAL Tk
-dialog on the rig's Xvfb for the happy path and for "close really removes the window"."""
+"""The dialog launcher (AsyncUIHandler) against the protocol: a FAKE dialog for the many edge
+cases, and the REAL Tk dialog on the rig's Xvfb for the happy path and for "close really
+removes the window"."""
 
 from __future__ import annotations
 
@@ -12,8 +13,13 @@ from typing import Any
 
 import pytest
 
+from mcp_secrets.dialog.launcher import (
+    AsyncUIHandler,
+    builtin_command,
+    default_command,
+    default_timeout,
+)
 from mcp_secrets.errors import DialogCancelled, DialogError, DialogTimeout, NoDisplayError
-from mcp_secrets.ui_handler import AsyncUIHandler, default_command, default_timeout
 from tests import dialog_driver
 from tests.procs import dead, gone
 
@@ -86,7 +92,7 @@ def test_submit_roundtrip_template_only_on_stdin(fake_env: Path,
     ("mode", "error", "text"),
     [
         ("cancel", DialogCancelled, "cancelled"),
-        ("nodisplay", NoDisplayError, "no display available"),
+        ("nodisplay", NoDisplayError, "no window can be shown here"),
         ("garbage", DialogError, "not JSON"),
         ("extra", DialogError, "did not ask for"),
         ("flood", DialogError, "wrote more than"),
@@ -163,9 +169,26 @@ def test_cancelling_wait_kills_the_whole_group(fake_env: Path,
     assert dead(grandchild), "the dialog's own child survived: process group not killed"
 
 
+def test_only_exit_3_means_no_display(fake_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The launcher reads the exit code, not the words: an exit-2 reason that happens to say
+    "display" is an ordinary dialog failure."""
+    monkeypatch.setenv("FAKE_DIALOG_MODE", "error-mentioning-display")
+    with pytest.raises(DialogError, match="the credential dialog failed") as info:
+        asyncio.run(AsyncUIHandler(FAKE, timeout=60).run(template()))
+    assert not isinstance(info.value, NoDisplayError)
+
+
+def test_the_old_module_path_still_works() -> None:
+    import mcp_secrets
+    from mcp_secrets import ui_handler
+
+    assert ui_handler.AsyncUIHandler is AsyncUIHandler
+    assert mcp_secrets.AsyncUIHandler is AsyncUIHandler
+
+
 def test_close_escalates_to_sigkill(fake_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAKE_DIALOG_MODE", "stubborn")
-    monkeypatch.setattr("mcp_secrets.ui_handler.KILL_GRACE", 0.3)
+    monkeypatch.setattr("mcp_secrets.dialog.launcher.KILL_GRACE", 0.3)
 
     async def main() -> tuple[int, int | None]:
         session = await AsyncUIHandler(FAKE, timeout=60).start(template())
@@ -192,7 +215,8 @@ def test_missing_program_is_a_clear_error() -> None:
 def test_environment_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MCP_SECRETS_DIALOG", raising=False)
     monkeypatch.delenv("MCP_SECRETS_DIALOG_TIMEOUT", raising=False)
-    assert default_command() == [sys.executable, "-m", "mcp_secrets.dialog"]
+    assert default_command() == builtin_command()
+    assert builtin_command()[:3] == [sys.executable, "-I", "-c"]  # isolated interpreter
     assert default_timeout() == 300
     monkeypatch.setenv("MCP_SECRETS_DIALOG", "zenity-wrapper --flag 'two words'")
     monkeypatch.setenv("MCP_SECRETS_DIALOG_TIMEOUT", "12.5")

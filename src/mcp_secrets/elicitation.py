@@ -400,13 +400,9 @@ async def wait_window(ctx: Any, pending: Pending, until: float) -> dict[str, str
 PROGRESS_EVERY = 10.0
 
 
-def no_display_now(handler: Any) -> bool:
-    """Our Tk dialog on an X11/Wayland system with neither DISPLAY nor WAYLAND_DISPLAY set: a
-    window cannot open, so say so before showing anyone a code."""
-    import sys
+def no_display_now(handler: Any) -> str | None:
+    """Why our own dialog could not show a window here (None: it can, or it is not ours), so
+    nobody is shown a code for a window that cannot open."""
+    from mcp_secrets.display import display_problem
 
-    from mcp_secrets import config
-
-    if not handler.is_default_dialog or sys.platform in ("darwin", "win32", "cygwin"):
-        return False
-    return not (config.DISPLAY.get() or config.WAYLAND_DISPLAY.get())
+    return display_problem() if handler.is_default_dialog else None

@@ -91,3 +91,8 @@ class InputRequired(BaseException):
     def __init__(self, result: object) -> None:
         super().__init__("the MCP client must answer a question and retry this call")
         self.result = result
+
+
+class TemplateError(DialogError, ValueError):
+    """A dialog template (or the values collected for it) breaks the dialog protocol; the
+    message is one line, names no value, and says what to fix."""

@@ -173,8 +173,8 @@ async def fetch_secrets(
     parked = elicitation.PENDING.get(flow.pending_key)
     if parked is not None:  # the human is still at the window an earlier call opened
         return await flow.collect(ctx, parked)
-    if elicitation.no_display_now(flow.handler):
-        return _failure(NoDisplayError("DISPLAY is not set"), server, missing)
+    if problem := elicitation.no_display_now(flow.handler):
+        return _failure(NoDisplayError(problem), server, missing)
     if elicitation.can_elicit(ctx) and elicitation.is_modern(ctx):
         # Only a question needs the middleware; a client that cannot elicit gets the window.
         elicitation.require_middleware(ctx)

@@ -200,8 +200,8 @@ async def _open_window(ctx: Any, key: tuple[str, str], scope: str | None,
         "show questions and {why}; use a client with elicitation, or for an unattended server "
         "set MCP_BYPASS_SECRET_USE_CONFIRM=true"
     )
-    if elicitation.no_display_now(handler):
-        raise PermissionDeniedError(cannot.format(why="there is no display for a window"))
+    if problem := elicitation.no_display_now(handler):
+        raise PermissionDeniedError(cannot.format(why=f"no window can open here ({problem})"))
     code = new_code()
     try:
         session = await handler.start(permission_template(server_name, secret_name, reason, code))
