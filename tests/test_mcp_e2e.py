@@ -711,6 +711,36 @@ def test_real_tk_dialog_bad_display(rig: Rig) -> None:
     assert f"mcp-secrets set {rig.server_name} api_key" in text
 
 
+@pytest.mark.display
+def test_real_tk_permission_window_for_a_client_that_cannot_elicit(rig: Rig) -> None:
+    """The permission question in the REAL Tk window (a `choice` field) on Xvfb: the first call
+    returns the code, the human picks "Allow for session" with the keyboard, the next calls
+    use the secret with no further window."""
+    rig.env.pop("MCP_SECRETS_DIALOG", None)
+    rig.manager.store_secret("api_key", rig.canary)
+    title = f"MCP Secrets for {rig.server_name}"
+
+    async def main() -> list[str]:
+        async with rig.client(None) as c:
+            first = await rig.call(None, "use_secret", {"name": "api_key"}, client=c)
+            wid = await asyncio.to_thread(dialog_driver.find_window, title)
+            await asyncio.to_thread(dialog_driver.wait_focus, wid)
+            await asyncio.to_thread(dialog_driver.screenshot,
+                                    dialog_driver.ARTIFACTS / f"e2e-permission-{rig.mode}.png", wid)
+            await asyncio.to_thread(dialog_driver.press, "space")  # first option focused: Allow
+            await asyncio.to_thread(dialog_driver.press, "Down")  # -> Allow for session
+            await asyncio.to_thread(dialog_driver.press, "Return")
+            rest = [await rig.call(None, "use_secret", {"name": "api_key"}, client=c)
+                    for _ in range(2)]
+            return [first, *rest]
+
+    first, second, third = asyncio.run(main())
+    assert first.startswith("ERROR:") and "call this tool again" in first and code_in(first)
+    assert second == third == f"used api_key {fingerprint(rig.canary)}"
+    assert not dialog_driver.window_exists(title)
+    rig.assert_no_leak()
+
+
 # ---------------------------------------------------------------- a client killed mid-dialog
 
 
