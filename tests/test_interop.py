@@ -301,3 +301,19 @@ def test_client_error_is_not_reported_as_the_humans_cancel(server: Server) -> No
     assert "cancel" not in first.lower(), first
     assert CODE_RE.findall(first) == server.window_codes() and "call this tool again" in first
     assert second.startswith("OK: Stored api_key"), second
+
+
+def test_ts_client_that_cannot_elicit_uses_the_seed_tool_safely(server: Server) -> None:
+    """No elicitation, no MCP_BYPASS_SECRET_USE_CONFIRM: the key is collected in one window
+    and the permission asked in another, each code in a tool result, then the tool works."""
+    server.env["FAKE_DIALOG_CHOICE"] = "Allow"
+    lines = run_ts("ts-v1", server, ["secure_api_request"] * 3, [], elicit=False)
+    first, second, third = results(lines)
+    codes = server.window_codes()
+    assert len(codes) == 2, "expected one collection window and one permission window"
+    assert first["isError"] and CODE_RE.findall(first["text"]) == codes[:1], first
+    assert second["isError"] and CODE_RE.findall(second["text"]) == codes[1:], second
+    assert "permission" in second["text"] and "call this tool again" in second["text"]
+    assert not third["isError"] and third["text"].startswith("✅ Making API request"), third
+    fields = [r["template"]["fields"][0]["field_type"] for r in server.records()]
+    assert fields == ["password", "choice"]
