@@ -835,3 +835,31 @@ def test_session_grant_belongs_to_one_client_session(rig: Rig) -> None:
     assert seen["B"] == 1
     assert seen["A"] == (1 if rig.mode == "legacy" else 2)  # no principal on 2026 HTTP
     rig.assert_no_leak()
+
+
+def test_progress_notifications_while_the_human_types(rig: Rig) -> None:
+    """Where the client gave a progress token, the wait for the window sends
+    `notifications/progress` (clients that opted in reset their request timeout on them)."""
+    from mcp_secrets import elicitation
+
+    rig.env["FAKE_DIALOG_DELAY"] = str(elicitation.PROGRESS_EVERY + 2)
+    notes: list[str | None] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        notes.append(message)
+
+    async def main() -> str:
+        transport = StdioTransport(sys.executable, [str(SERVER)], env=rig.env, log_file=rig.log)
+
+        async def handler(message: str, response_type: Any, params: Any, context: Any) -> Any:
+            rig.prompts.append((message, params.requested_schema))
+            return {"value": "Continue"}
+
+        async with Client(transport, mode=rig.mode, elicitation_handler=handler,
+                          progress_handler=on_progress) as c:
+            return await rig.call(None, "fetch_only", client=c)
+
+    text = asyncio.run(main())
+    assert text.startswith("OK: Stored api_key"), text
+    assert notes and all(n and code_in(rig.prompts[0][0]) in n for n in notes), notes
+    rig.assert_no_leak()
