@@ -332,7 +332,8 @@ async def _handshake(ctx: Any, flow: _Flow, code: str, session: DialogSession) -
         if question in done:
             reply: elicitation.Reply = question.result()
             if reply.outcome == "error":  # the client failed, not the human: show the code here
-                return flow.park(Pending(code, session))[0], _cannot_ask(flow, code, reply)
+                flow.park(Pending(code, session))
+                return False, _cannot_ask(flow, code, reply)
             if reply.choice != CONTINUE:
                 return False, (
                     f"Nothing was stored: {reply.explain()}, and the window was closed; "
