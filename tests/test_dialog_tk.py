@@ -355,3 +355,41 @@ def test_fifty_fields_scroll_instead_of_outgrowing_the_screen() -> None:
         press("Return")
         rc, out, _ = dlg.finish()
     assert (rc, json.loads(out)) == (0, {"f49": "last"})
+
+
+# ----------------------------------------------------------------- nowhere to write the answer
+
+@pytest.mark.parametrize("how", ["reader-gone", "fd-closed"])
+def test_closed_stdout_is_exit_2_not_a_cancel(how: str) -> None:
+    """The human submitted but the answer cannot be delivered: an error (2), never read as
+    "cancelled" (1), and one line on stderr rather than a traceback."""
+    title = unique_title("Closed stdout")
+    tmpl = json.dumps(template(title, [{"name": "k", "label": "K", "field_type": "text"}]))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mcp_secrets.dialog"], stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE if how == "reader-gone" else None, stderr=subprocess.PIPE,
+        preexec_fn=(lambda: os.close(1)) if how == "fd-closed" else None,
+    )
+    try:
+        assert proc.stdin is not None and proc.stderr is not None
+        proc.stdin.write(tmpl.encode())
+        proc.stdin.close()
+        wid = find_window(title)
+        from tests.dialog_driver import wait_focus
+
+        wait_focus(wid)
+        if proc.stdout is not None:
+            proc.stdout.close()  # whoever asked has gone away
+        type_text(CANARY)
+        press("Return")
+        rc = proc.wait(timeout=20)
+        err = proc.stderr.read().decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
+    assert rc == 2, err
+    assert err == "error: could not write the result: stdout is closed\n"
+    assert CANARY not in err

@@ -191,7 +191,7 @@ async def _in_window(ctx: Any, key: tuple[str, str], scope: str | None,
 
 async def _open_window(ctx: Any, key: tuple[str, str], scope: str | None,
                        reason: str | None) -> None:
-    from mcp_secrets.ui_handler import AsyncUIHandler
+    from mcp_secrets.dialog.launcher import AsyncUIHandler
 
     server_name, secret_name = key
     handler = AsyncUIHandler()
