@@ -35,6 +35,11 @@ class BackendError(SecretsError):
     """The store failed while we talked to it (daemon died, file unreadable, CLI failed)."""
 
 
+class StoreDamagedError(BackendError):
+    """Stored data is damaged or was tampered with (not a wrong passphrase: another fix).
+    The message names the repair, if there is one (`mcp-secrets repair SERVER`)."""
+
+
 class ValueTooLargeError(SecretsError, ValueError):
     """A value exceeds what the store can hold even after chunking."""
 
