@@ -110,3 +110,16 @@ class InputRequired(BaseException):
         super().__init__("the MCP client must answer a question and retry this call")
         self.result = result
 
+
+class ConfigFileError(SecretsError):
+    """An MCP client's config file cannot be read, parsed or safely rewritten (malformed,
+    read-only, changed by another program meanwhile). The message names the file, never a value."""
+
+
+class MigrationError(SecretsError):
+    """`mcp-secrets migrate` stopped before changing a file (values could not be stored, or a
+    config cannot be rewritten safely). The message says what to do."""
+
+
+class ProxyConfigError(SecretsError, ValueError):
+    """`mcp-secrets proxy` was given a URL or header it cannot use; nothing was started."""

@@ -166,8 +166,7 @@ class OpCLI(OnePasswordTransport):
             proc = subprocess.run(
                 [self._binary(), *args], capture_output=True, text=True, input=stdin,
                 stdin=subprocess.DEVNULL if stdin is None else None,
-                timeout=CLI_TIMEOUT, check=False,
-                env=child_environ(keep=(config.OP_TOKEN,)),
+                timeout=CLI_TIMEOUT, check=False, env=child_environ(keep=(config.OP_TOKEN,)),
             )
         except subprocess.TimeoutExpired:
             raise BackendError(

@@ -162,7 +162,7 @@ def damage_check() -> list[dict[str, str]]:
     found: list[dict[str, str]] = []
     for server in servers_in_store() or []:
         try:
-            report = open_storage(server).check()
+            report = open_storage(server, profile="default").check()
         except Exception as exc:
             found.append({"server": server, "found": _describe_exc(exc),
                           "fix": f"mcp-secrets repair {server}"})
