@@ -14,6 +14,9 @@ environment (never a value: values come from a file, as a human's typing would):
   flood (8 MiB on stdout).
 - FAKE_DIALOG_VALUES: a JSON file of {field: value} to "type" on submit.
 - FAKE_DIALOG_GATE: a path; submit waits until it exists (the human pressing Enter).
+- FAKE_DIALOG_DELAY: seconds the "human" takes before submitting (a slow human).
+- FAKE_DIALOG_CHOICE: the option picked in a `choice` field (the permission question); when
+  unset, a choice field gets no answer and the fake exits 1 (closed).
 """
 
 from __future__ import annotations
@@ -73,6 +76,17 @@ def main() -> int:
     if gate:
         while not Path(gate).exists():
             time.sleep(0.02)
+    delay = float(os.environ.get("FAKE_DIALOG_DELAY") or 0)
+    if delay:
+        time.sleep(delay)
+    choices = [f for f in template.get("fields", []) if f.get("field_type") == "choice"]
+    if choices:  # the permission question: only options, never a value
+        picked = os.environ.get("FAKE_DIALOG_CHOICE")
+        if not picked:
+            return 1
+        assert picked in choices[0]["options"], "the fake was told to pick an unoffered option"
+        sys.stdout.write(json.dumps({choices[0]["name"]: picked}) + "\n")
+        return 0
     values_file = os.environ.get("FAKE_DIALOG_VALUES")
     values = json.loads(Path(values_file).read_text()) if values_file else {}
     if mode == "extra":

@@ -60,7 +60,7 @@ def test_one_display_check_for_dialog_fetcher_and_doctor(monkeypatch: pytest.Mon
     from mcp_secrets.cli.doctor import display_check
     from mcp_secrets.dialog.launcher import AsyncUIHandler
     from mcp_secrets.display import display_problem
-    from mcp_secrets.fetcher import _no_display_now
+    from mcp_secrets.elicitation import no_display_now as _no_display_now
 
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("MCP_SECRETS_DIALOG", raising=False)

@@ -114,8 +114,56 @@ def test_importing_the_library_loads_nothing_heavy() -> None:
     """An MCP server that imports us must not start slower for it (issue 2, item 1)."""
     code = (
         "import sys, json, mcp_secrets; from mcp_secrets import secrets_manager; "
-        "import mcp_secrets.fetcher; "
+        "import mcp_secrets.fetcher, mcp_secrets.permissions, mcp_secrets.elicitation; "
         f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == []
+
+
+def test_cached_read_goes_straight_to_storage(server_name: str) -> None:
+    """The public read is the storage's own bound method: no second call per read (item 16;
+    the ratio against dict.get is printed by benchmarks/bench_manager.py)."""
+    m = MCPSecretsManager(server_name)
+    assert m.retrieve_secret == m.storage.retrieve_secret
+    m.initialize(server_name + "-other")  # re-initialising re-binds to the new scope
+    assert m.retrieve_secret == m.storage.retrieve_secret
+
+
+def test_async_read_calls_storage_off_the_event_loop(server_name: str,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Storage may block (D-Bus, a file lock held up to 60 s, an unlock prompt): the async
+    path must not run it on the event loop's thread."""
+    import threading
+
+    monkeypatch.setenv("MCP_BYPASS_SECRET_USE_CONFIRM", "true")
+    m = MCPSecretsManager(server_name)
+    m.store_secret("api_key", CANARY)
+    threads: list[int] = []
+    real = m.storage
+
+    class Spy:
+        """Records the thread of each storage call (the storage's attributes are slots)."""
+
+        server_name = real.server_name
+
+        def secret_exists(self, name: str) -> bool:
+            threads.append(threading.get_ident())
+            return real.secret_exists(name)
+
+        def retrieve_secret(self, name: str) -> str | None:
+            threads.append(threading.get_ident())
+            return real.retrieve_secret(name)
+
+    m._storage = Spy()  # type: ignore[assignment]
+
+    async def main() -> tuple[str, int]:
+        value = await m.retrieve_secret_with_permission("api_key", None)
+        return value, threading.get_ident()
+
+    try:
+        value, loop_thread = asyncio.run(main())
+        assert value == CANARY
+        assert len(threads) == 2 and loop_thread not in threads
+    finally:
+        real.clear_secrets()

@@ -188,16 +188,25 @@ def test_accept_code_matches_and_value_stored(rig: Rig) -> None:
     gate = rig.tmp / "gate"
     rig.env["FAKE_DIALOG_GATE"] = str(gate)
 
-    async def human(message: str, schema: dict[str, Any]) -> Any:
-        rec = (await rig.wait_records())[0]
-        # The code in the client equals the code in the dialog's template.
-        assert code_in(message) == code_in(rec["template"]["description"])
-        assert rig.server_name in rec["template"]["title"]
+    later: list[asyncio.Future[None]] = []
+
+    async def submit() -> None:
+        await rig.wait_records()
         rig.scan_argv()
-        gate.touch()  # the human submits the dialog...
-        return {"value": "Continue"}  # ...and chooses Continue
+        gate.touch()  # the human submits the dialog
+
+    async def human(message: str, schema: dict[str, Any]) -> Any:
+        if rig.mode == "legacy":  # the window is already open beside the question
+            await submit()
+        else:  # 2026-07-28: it opens once the human chose Continue
+            later.append(asyncio.ensure_future(submit()))
+        return {"value": "Continue"}
 
     text = asyncio.run(rig.call(human, "fetch_only"))
+    rec = rig.records()[0]
+    # The code in the client equals the code in the dialog's template.
+    assert code_in(rig.prompts[0][0]) == code_in(rec["template"]["description"])
+    assert rig.server_name in rec["template"]["title"]
     assert text.startswith("OK: Stored api_key"), text
     assert rig.manager.retrieve_secret("api_key") == rig.canary
     assert len(rig.prompts) == 1 and rig.argv_scans == 1
@@ -211,10 +220,16 @@ def test_two_calls_for_one_secret_open_one_dialog(rig: Rig) -> None:
     gate = rig.tmp / "gate"
     rig.env["FAKE_DIALOG_GATE"] = str(gate)
 
+    later: list[asyncio.Future[None]] = []
+
     async def human(message: str, schema: dict[str, Any]) -> Any:
-        await rig.wait_records()
-        await asyncio.sleep(0.5)  # give a second dialog every chance to appear (it must not)
-        gate.touch()
+        if rig.mode == "legacy":
+            await rig.wait_records()
+
+        async def submit_later() -> None:
+            await asyncio.sleep(0.5)  # give a second dialog every chance to appear (it must not)
+            gate.touch()
+        later.append(asyncio.ensure_future(submit_later()))
         return {"value": "Continue"}
 
     async def main() -> list[str]:
@@ -225,7 +240,8 @@ def test_two_calls_for_one_secret_open_one_dialog(rig: Rig) -> None:
     texts = sorted(asyncio.run(main()))
     assert texts[0].startswith("OK: All requested secrets are already stored"), texts
     assert texts[1].startswith("OK: Stored api_key"), texts
-    assert len(rig.records()) == 1 and len(rig.prompts) == 1
+    # 2026-07-28: both first legs may ask (no window exists yet); still only one window.
+    assert len(rig.records()) == 1 and len(rig.prompts) == (1 if rig.mode == "legacy" else 2)
     assert rig.manager.retrieve_secret("api_key") == rig.canary
     rig.assert_no_leak()
 
@@ -237,13 +253,15 @@ def test_continue_before_dialog_done(rig: Rig) -> None:
 
     async def main() -> str:
         async def human(message: str, schema: dict[str, Any]) -> Any:
-            await rig.wait_records()
+            if rig.mode == "legacy":
+                await rig.wait_records()
             return {"value": "Continue"}  # gate still closed: the dialog is still "open"
 
         async def open_gate_later() -> None:
             # Opened only after the client answered Continue (the prompt was recorded).
             while not rig.prompts:
                 await asyncio.sleep(0.01)
+            await rig.wait_records()
             await asyncio.sleep(0.2)
             gate.touch()
 
@@ -265,13 +283,20 @@ def test_cancel_or_decline_kills_dialog_stores_nothing(rig: Rig, answer: str) ->
     pids: list[int] = []
 
     async def human(message: str, schema: dict[str, Any]) -> Any:
-        pids.append((await rig.wait_records())[0]["pid"])
-        assert not gone(pids[0])
+        if rig.mode == "legacy":
+            pids.append((await rig.wait_records())[0]["pid"])
+            assert not gone(pids[0])
         return await (choose("Cancel") if answer == "Cancel" else action(answer))(message, schema)
 
     text = asyncio.run(rig.call(human, "fetch_only"))
-    assert text.startswith("FAILED: Cancelled in the MCP client"), text
-    assert pids and gone(pids[0]), "the dialog survived the decline"
+    assert text.startswith("FAILED: Nothing was stored: "), text
+    said = {"Cancel": "you chose 'Cancel'", "decline": "you declined",
+            "cancel": "dismissed"}[answer]
+    assert said in text and "call the tool again" in text and "mcp-secrets set" in text, text
+    if rig.mode == "legacy":
+        assert pids and gone(pids[0]), "the dialog survived the decline"
+    else:  # 2026-07-28: the window opens only once the human agreed; a decline never flashes one
+        assert rig.records() == [], "a window opened although the human declined"
     assert not rig.manager.secret_exists("api_key")
     rig.assert_no_leak()
 
@@ -282,13 +307,14 @@ def test_dialog_cancelled(rig: Rig) -> None:
     rig.env["FAKE_DIALOG_MODE"] = "cancel"
 
     async def human(message: str, schema: dict[str, Any]) -> Any:
+        if rig.mode != "legacy":
+            return {"value": "Continue"}  # the window opens now, and is closed by the human
         rec = (await rig.wait_records())[0]
         for _ in range(500):
             if gone(rec["pid"]):
                 break
             await asyncio.sleep(0.01)
-        if rig.mode == "legacy":
-            await asyncio.sleep(30)  # the server must not wait for us: it withdraws the prompt
+        await asyncio.sleep(30)  # the server must not wait for us: it withdraws the prompt
         return {"value": "Continue"}
 
     text = asyncio.run(asyncio.wait_for(rig.call(human, "fetch_only"), 25))
@@ -307,9 +333,9 @@ def test_timeout_after_continue_kills_dialog(rig: Rig) -> None:
     rig.assert_no_leak()
 
 
+@pytest.mark.parametrize("rig", ["legacy"], indirect=True)  # 2026-07-28 opens it after Continue
 def test_continue_after_the_dialog_timed_out(rig: Rig) -> None:
-    """The human answers only after the dialog timed out: the answer hears "timed out" (on
-    2026-07-28 the retry must not silently open a fresh dialog and ask again)."""
+    """The human answers only after the dialog timed out: the answer hears "timed out"."""
     rig.env["FAKE_DIALOG_MODE"] = "hang"
     rig.env["MCP_SECRETS_DIALOG_TIMEOUT"] = "1"
 
@@ -325,9 +351,24 @@ def test_continue_after_the_dialog_timed_out(rig: Rig) -> None:
     assert not rig.manager.secret_exists("api_key")
 
 
-def test_client_without_elicitation_uses_dialog_alone(rig: Rig) -> None:
-    text = asyncio.run(rig.call(None, "fetch_only"))
-    assert text.startswith("OK: Stored api_key"), text
+def two_calls(rig: Rig, tool: str = "fetch_only", args: dict[str, Any] | None = None,
+              human: Answer | None = None) -> list[str]:
+    async def main() -> list[str]:
+        async with rig.client(human) as c:
+            return [await rig.call(None, tool, args, client=c) for _ in range(2)]
+
+    return asyncio.run(main())
+
+
+def test_client_without_elicitation_gets_the_code_in_the_result(rig: Rig) -> None:
+    """A client that cannot be asked sees the window's code in the tool's own result (a log
+    note reaches 2026-07-28 clients only on opt-in); the next call collects the window."""
+    first, second = two_calls(rig)
+    rec = rig.records()[0]
+    assert first.startswith("FAILED: ") and "call this tool again" in first, first
+    assert code_in(first) == code_in(rec["template"]["description"])
+    assert second.startswith("OK: Stored api_key"), second
+    assert len(rig.records()) == 1  # the second call used the same window
     assert rig.manager.retrieve_secret("api_key") == rig.canary
     assert rig.prompts == []
     rig.assert_no_leak()
@@ -336,8 +377,9 @@ def test_client_without_elicitation_uses_dialog_alone(rig: Rig) -> None:
 def test_client_without_elicitation_times_out(rig: Rig) -> None:
     rig.env["FAKE_DIALOG_MODE"] = "hang"
     rig.env["MCP_SECRETS_DIALOG_TIMEOUT"] = "1"
-    text = asyncio.run(rig.call(None, "fetch_only"))
-    assert text.startswith("FAILED: Timed out"), text
+    first, second = two_calls(rig)
+    assert "call this tool again" in first
+    assert second.startswith("FAILED: Timed out"), second
     assert all(gone(r["pid"]) for r in rig.records())
 
 
@@ -378,7 +420,7 @@ def test_modern_without_middleware_still_serves_a_client_that_cannot_elicit(rig:
     """The middleware only carries questions; with no question to ask (a client without
     elicitation), seed code that passed mcp.name must still collect through the dialog."""
     rig.env["NO_MIDDLEWARE"] = "1"
-    text = asyncio.run(rig.call(None, "fetch_only"))
+    text = two_calls(rig)[1]
     assert text.startswith("OK: Stored api_key"), text
     assert rig.manager.retrieve_secret("api_key") == rig.canary
     rig.assert_no_leak()
@@ -460,8 +502,60 @@ def test_permission_answer_cannot_be_replayed(rig: Rig) -> None:
     rig.assert_no_leak()
 
 
-def test_permission_without_elicitation_is_denied(rig: Rig) -> None:
+def window_question(rig: Rig, human: Answer | None = None, calls: int = 2) -> list[str]:
+    async def main() -> list[str]:
+        async with rig.client(human) as c:
+            return [await rig.call(None, "use_secret", {"name": "api_key"}, client=c)
+                    for _ in range(calls)]
+
+    return asyncio.run(main())
+
+
+@pytest.mark.parametrize("choice", ["Allow", "Deny"])
+def test_permission_without_elicitation_is_asked_in_the_window(rig: Rig, choice: str) -> None:
+    """A client that cannot be asked: the permission question goes to the native window (a
+    `choice` field), its code to the tool result; the next call applies the answer."""
     rig.manager.store_secret("api_key", rig.canary)
+    rig.env["FAKE_DIALOG_CHOICE"] = choice
+    first, second = window_question(rig)
+    (rec,) = rig.records()
+    (field_,) = rec["template"]["fields"]
+    assert field_["field_type"] == "choice"
+    assert field_["options"] == ["Allow", "Allow for session", "Deny"]
+    assert first.startswith("ERROR:") and "call this tool again" in first, first
+    assert code_in(first) == code_in(rec["template"]["description"])
+    if choice == "Allow":
+        assert second == f"used api_key {fingerprint(rig.canary)}"
+    else:
+        assert second.startswith("ERROR:") and "was denied" in second, second
+        assert "MCP_BYPASS_SECRET_USE_CONFIRM" in second
+    rig.assert_no_leak()
+
+
+def test_permission_window_allow_for_session(rig: Rig) -> None:
+    rig.manager.store_secret("api_key", rig.canary)
+    rig.env["FAKE_DIALOG_CHOICE"] = "Allow for session"
+    texts = window_question(rig, calls=4)
+    assert texts[1:] == [f"used api_key {fingerprint(rig.canary)}"] * 3
+    assert len(rig.records()) == 1
+
+
+def test_server_may_prefer_the_window_over_an_auto_approving_client(rig: Rig) -> None:
+    """MCP_SECRETS_PERMISSION_PROMPT=window: even a client that can elicit (and here answers
+    "Allow" to everything by itself) is not asked; the human answers in the window."""
+    rig.manager.store_secret("api_key", rig.canary)
+    rig.env["MCP_SECRETS_PERMISSION_PROMPT"] = "window"
+    rig.env["FAKE_DIALOG_CHOICE"] = "Deny"
+    first, second = window_question(rig, choose("Allow"))
+    assert rig.prompts == [], "the permission question went to the auto-approving client"
+    assert "call this tool again" in first and code_in(first)
+    assert second.startswith("ERROR:") and "was denied" in second, second
+
+
+def test_permission_without_elicitation_and_no_display_says_what_to_do(rig: Rig) -> None:
+    rig.manager.store_secret("api_key", rig.canary)
+    for var in ("DISPLAY", "WAYLAND_DISPLAY", "MCP_SECRETS_DIALOG"):
+        rig.env.pop(var, None)
     text = asyncio.run(rig.call(None, "use_secret", {"name": "api_key"}))
     assert text.startswith("ERROR:") and "MCP_BYPASS_SECRET_USE_CONFIRM=true" in text, text
 
@@ -501,9 +595,10 @@ def continue_then_allow(rig: Rig, gate: Path | None = None) -> Answer:
     async def human(message: str, schema: dict[str, Any]) -> Any:
         options = schema["properties"]["value"]["enum"]
         if "Continue" in options:
-            rec = (await rig.wait_records())[-1]
-            assert code_in(message) == code_in(rec["template"]["description"])
-            rig.scan_argv()
+            if rig.mode == "legacy":
+                rec = (await rig.wait_records())[-1]
+                assert code_in(message) == code_in(rec["template"]["description"])
+                rig.scan_argv()
             if gate is not None:
                 gate.touch()
             return {"value": "Continue"}
@@ -524,7 +619,7 @@ def test_seed_example_on_both_eras(rig: Rig) -> None:
 def test_seed_example_failure_message(rig: Rig) -> None:
     rig.env["FAKE_DIALOG_MODE"] = "hang"
     text = asyncio.run(rig.call(choose("Cancel"), "secure_api_request"))
-    assert text.startswith("ERROR: ❌ Secret access failed: Cancelled in the MCP client"), text
+    assert text.startswith("ERROR: ❌ Secret access failed: Nothing was stored"), text
 
 
 def test_requires_secret_one_liner(rig: Rig) -> None:
@@ -561,9 +656,18 @@ def test_real_tk_dialog_end_to_end(rig: Rig) -> None:
     title = f"MCP Secrets for {rig.server_name}"
     shots: list[Path] = []
 
+    drivers: list[asyncio.Future[None]] = []
+
     async def human(message: str, schema: dict[str, Any]) -> Any:
         if "Continue" not in schema["properties"]["value"]["enum"]:
             return {"value": "Allow"}
+        if rig.mode == "legacy":
+            await drive()
+        else:  # 2026-07-28: the window opens only after Continue
+            drivers.append(asyncio.ensure_future(drive()))
+        return {"value": "Continue"}
+
+    async def drive() -> None:
         wid = await asyncio.to_thread(dialog_driver.find_window, title)
         await asyncio.to_thread(dialog_driver.wait_focus, wid)
         rig.scan_argv()  # the dialog is up; nothing has the value on its command line
@@ -572,7 +676,6 @@ def test_real_tk_dialog_end_to_end(rig: Rig) -> None:
         await asyncio.to_thread(dialog_driver.type_text, rig.canary)
         rig.scan_argv()  # typed into the real window, not yet submitted: in no process's argv
         await asyncio.to_thread(dialog_driver.press, "Return")
-        return {"value": "Continue"}
 
     text = asyncio.run(rig.call(human, "secure_api_request"))
     assert text == f"✅ Making API request with key {fingerprint(rig.canary)}", text
@@ -588,12 +691,15 @@ def test_real_tk_dialog_declined_window_closes(rig: Rig) -> None:
     title = f"MCP Secrets for {rig.server_name}"
 
     async def human(message: str, schema: dict[str, Any]) -> Any:
-        await asyncio.to_thread(dialog_driver.find_window, title)
+        if rig.mode == "legacy":
+            await asyncio.to_thread(dialog_driver.find_window, title)
         return ElicitResult(action="decline")
 
     text = asyncio.run(rig.call(human, "fetch_only"))
-    assert text.startswith("FAILED: Cancelled in the MCP client"), text
-    assert not dialog_driver.window_exists(title), "orphan dialog window after decline"
+    assert text.startswith("FAILED: Nothing was stored: you declined"), text
+    # Legacy: the window that opened beside the question is closed. 2026-07-28: it never
+    # opened (a client that declines by itself must not flash a window on every call).
+    assert not dialog_driver.window_exists(title), "dialog window after decline"
 
 
 @pytest.mark.display
@@ -603,6 +709,36 @@ def test_real_tk_dialog_bad_display(rig: Rig) -> None:
     text = asyncio.run(rig.call(choose("Continue"), "fetch_only"))
     assert text.startswith("FAILED: No display is available"), text
     assert f"mcp-secrets set {rig.server_name} api_key" in text
+
+
+@pytest.mark.display
+def test_real_tk_permission_window_for_a_client_that_cannot_elicit(rig: Rig) -> None:
+    """The permission question in the REAL Tk window (a `choice` field) on Xvfb: the first call
+    returns the code, the human picks "Allow for session" with the keyboard, the next calls
+    use the secret with no further window."""
+    rig.env.pop("MCP_SECRETS_DIALOG", None)
+    rig.manager.store_secret("api_key", rig.canary)
+    title = f"MCP Secrets for {rig.server_name}"
+
+    async def main() -> list[str]:
+        async with rig.client(None) as c:
+            first = await rig.call(None, "use_secret", {"name": "api_key"}, client=c)
+            wid = await asyncio.to_thread(dialog_driver.find_window, title)
+            await asyncio.to_thread(dialog_driver.wait_focus, wid)
+            await asyncio.to_thread(dialog_driver.screenshot,
+                                    dialog_driver.ARTIFACTS / f"e2e-permission-{rig.mode}.png", wid)
+            await asyncio.to_thread(dialog_driver.press, "space")  # first option focused: Allow
+            await asyncio.to_thread(dialog_driver.press, "Down")  # -> Allow for session
+            await asyncio.to_thread(dialog_driver.press, "Return")
+            rest = [await rig.call(None, "use_secret", {"name": "api_key"}, client=c)
+                    for _ in range(2)]
+            return [first, *rest]
+
+    first, second, third = asyncio.run(main())
+    assert first.startswith("ERROR:") and "call this tool again" in first and code_in(first)
+    assert second == third == f"used api_key {fingerprint(rig.canary)}"
+    assert not dialog_driver.window_exists(title)
+    rig.assert_no_leak()
 
 
 # ---------------------------------------------------------------- a client killed mid-dialog
@@ -638,3 +774,92 @@ def test_client_killed_mid_dialog_leaves_no_dialog(rig: Rig) -> None:
         for r in rig.records():  # never leave a stray behind, even when the test failed
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(r["pid"], signal.SIGKILL)
+
+
+# ---------------------------------------------------------------- one server, several clients
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.mark.parametrize("rig", MODES, indirect=True)
+def test_session_grant_belongs_to_one_client_session(rig: Rig) -> None:
+    """Over HTTP one server process serves several clients. Client A's "Allow for session"
+    must not hand the secret to client B without asking B's human. On 2026-07-28 without
+    authentication nothing identifies a client between calls, so no session grant is kept."""
+    import socket
+    import subprocess
+    import time
+
+    rig.manager.store_secret("api_key", rig.canary)
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(SERVER)], env={**rig.env, "HTTP_PORT": str(port)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(300):
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        url = f"http://127.0.0.1:{port}/mcp"
+        seen: dict[str, int] = {"A": 0, "B": 0}
+
+        def client(who: str, option: str) -> Client[Any]:
+            async def handler(message: str, response_type: Any, params: Any, ctx: Any) -> Any:
+                seen[who] += 1
+                return {"value": option}
+
+            return Client(url, mode=rig.mode, elicitation_handler=handler)
+
+        async def main() -> list[str]:
+            async with client("A", "Allow for session") as a, client("B", "Deny") as b:
+                return [
+                    await rig.call(None, "use_secret", {"name": "api_key"}, client=a),
+                    await rig.call(None, "use_secret", {"name": "api_key"}, client=a),
+                    await rig.call(None, "use_secret", {"name": "api_key"}, client=b),
+                ]
+
+        a1, a2, b1 = asyncio.run(main())
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    ok = f"used api_key {fingerprint(rig.canary)}"
+    assert a1 == ok and a2 == ok
+    assert b1.startswith("ERROR:") and "denied" in b1, "client B got A's session grant"
+    assert seen["B"] == 1
+    assert seen["A"] == (1 if rig.mode == "legacy" else 2)  # no principal on 2026 HTTP
+    rig.assert_no_leak()
+
+
+def test_progress_notifications_while_the_human_types(rig: Rig) -> None:
+    """Where the client gave a progress token, the wait for the window sends
+    `notifications/progress` (clients that opted in reset their request timeout on them)."""
+    from mcp_secrets import elicitation
+
+    rig.env["FAKE_DIALOG_DELAY"] = str(elicitation.PROGRESS_EVERY + 2)
+    notes: list[str | None] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        notes.append(message)
+
+    async def main() -> str:
+        transport = StdioTransport(sys.executable, [str(SERVER)], env=rig.env, log_file=rig.log)
+
+        async def handler(message: str, response_type: Any, params: Any, context: Any) -> Any:
+            rig.prompts.append((message, params.requested_schema))
+            return {"value": "Continue"}
+
+        async with Client(transport, mode=rig.mode, elicitation_handler=handler,
+                          progress_handler=on_progress) as c:
+            return await rig.call(None, "fetch_only", client=c)
+
+    text = asyncio.run(main())
+    assert text.startswith("OK: Stored api_key"), text
+    assert notes and all(n and code_in(rig.prompts[0][0]) in n for n in notes), notes
+    rig.assert_no_leak()

@@ -109,6 +109,22 @@ DIALOG_TIMEOUT = declare(
     "300",
 )
 
+# --- how the human is asked ----------------------------------------------------------------------
+CALL_BUDGET = declare(
+    "MCP_SECRETS_CALL_BUDGET",
+    "Seconds one tool call waits for the human at a window before it returns \"finish the "
+    "window, then call again\" (the window stays open); keep it below your client's request "
+    "timeout (60 s in the official TypeScript SDKs).",
+    "45",
+)
+PERMISSION_PROMPT = declare(
+    "MCP_SECRETS_PERMISSION_PROMPT",
+    "`client` (default): ask per-use permission in the MCP client when it can show a question, "
+    "else in the native window; `window`: always ask in the native window, guarded by a "
+    "verification code (for clients that auto-approve questions).",
+    "client",
+)
+
 # --- facts about the machine we read but do not own ---------------------------------------------
 DISPLAY = declare("DISPLAY", "X11 display; without it (or WAYLAND_DISPLAY) no dialog can open.")
 WAYLAND_DISPLAY = declare("WAYLAND_DISPLAY", "Wayland display (see DISPLAY).")

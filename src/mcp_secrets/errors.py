@@ -88,6 +88,29 @@ class SecretReferenceError(SecretsError, ValueError):
     value."""
 
 
+class MiddlewareMissingError(SecretsError):
+    """A 2026-07-28 client needs a question asked, but the server never installed the
+    middleware that turns our questions into results (`secrets_manager.initialize(mcp)`)."""
+
+
+class AnswerPendingError(SecretsError):
+    """The human must finish a question in the out-of-band window (whose verification code the
+    message carries) and then call the tool again; nothing was refused."""
+
+
+class InputRequired(BaseException):
+    """Raised inside a tool to end this leg with an `InputRequiredResult` (2026-07-28 era).
+
+    Not a `SecretsError` and derived from BaseException on purpose: it is a question, not a
+    failure, and the seed's tools wrap everything in `except Exception as e: raise
+    ToolError(...)`, which must not eat it. `result` is an `mcp_types.InputRequiredResult`.
+    """
+
+    def __init__(self, result: object) -> None:
+        super().__init__("the MCP client must answer a question and retry this call")
+        self.result = result
+
+
 class ConfigFileError(SecretsError):
     """An MCP client's config file cannot be read, parsed or safely rewritten (malformed,
     read-only, changed by another program meanwhile). The message names the file, never a value."""

@@ -1,15 +1,20 @@
 """fetch_secrets: collect missing secrets through the out-of-band dialog, never the chat.
 
-The dialog shows a verification code; the MCP client shows the same code in a form-mode
+The dialog shows a verification code; the MCP client shows the same code, in a form-mode
 question that carries nothing but that code and Continue/Cancel (the spec forbids asking for
-credentials in form mode). Values are stored only when the dialog returned them *and* the
-human chose Continue. Three ways to run, picked from what the client declared:
+credentials in form mode) or, for a client that cannot be asked, in the tool's own result.
+Three ways to run, picked from what the client can do on this connection:
 
-- handshake era + form elicitation: dialog and `ctx.elicit` race concurrently;
-- 2026-07-28 era: the first leg starts the dialog and returns the question
-  (`InputRequiredResult`); the retry finds the running dialog by a flow id in the sealed
-  request_state and awaits it;
-- no elicitation: the dialog alone, with progress through `ctx.info`.
+- handshake era + elicitation: the window and `ctx.elicit` race; values are stored only when
+  the window returned them *and* the human chose Continue;
+- 2026-07-28: the first leg returns the question (`InputRequiredResult`); the window opens
+  only once the human chose Continue (a client that declines by itself never flashes one);
+- no elicitation (or a revision before 2025-06-18): the window opens and the call returns its
+  code at once; the next call collects what the human entered.
+
+No call waits for the human longer than MCP_SECRETS_CALL_BUDGET (below the 60 s request
+timeout of common clients): a slow human gets "finish the window, then call again", the window
+stays open, and the next call uses it (no second window, same code).
 """
 
 from __future__ import annotations
@@ -18,11 +23,13 @@ import asyncio
 import hashlib
 import secrets
 import shlex
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mcp_secrets.capabilities import form_elicitation_supported, is_modern
+from mcp_secrets import elicitation
+from mcp_secrets.elicitation import Pending
 from mcp_secrets.errors import (
     DialogCancelled,
     DialogError,
@@ -41,13 +48,8 @@ if TYPE_CHECKING:
 CONTINUE = "Continue"
 CANCEL = "Cancel"
 OPTIONS = [CONTINUE, CANCEL]
-#: Seconds between "still waiting" notes while the human types.
-PROGRESS_EVERY = 15.0
-#: On 2026-07-28 the question leaves with the first leg; a dialog that fails at once (no
-#: display) is caught within this grace, so the human is not shown a code for nothing.
+#: A dialog that fails within this long (no display) is reported before anyone sees its code.
 EARLY_EXIT_GRACE = 0.3
-#: 2026-07-28: how long past its deadline a dialog's outcome waits for the client's retry.
-RESULT_GRACE = 60.0
 _INFO_KEYS = {"label", "field_type", "required", "default", "placeholder", "help_text"}
 
 
@@ -100,12 +102,22 @@ def build_template(
     return Template(title=f"MCP Secrets for {server}"[:200], fields=fields, description=description)
 
 
-def _client_message(server: str, names: list[str], code: str) -> str:
-    return (
-        f"{server} needs {', '.join(names)}. A separate window titled 'MCP Secrets for {server}' "
-        f"has opened. Verification code: {code} — enter your credentials there only if it shows "
-        f"the same code. Choose {CONTINUE} when you have submitted it, or {CANCEL} to stop."
+def _client_message(server: str, names: list[str], code: str, *, opened: bool = True) -> str:
+    where = (
+        f"A separate window titled 'MCP Secrets for {server}' has opened"
+        if opened
+        else f"When you choose {CONTINUE}, a separate window titled 'MCP Secrets for {server}' "
+        "will open"
     )
+    return (
+        f"{server} needs {', '.join(names)}. {where}. Verification code: {code} — enter your "
+        f"credentials there only if it shows the same code. Choose {CONTINUE} to go on, or "
+        f"{CANCEL} to stop."
+    )
+
+
+def _call_again(server: str, names: list[str]) -> str:
+    return "call the tool again to start over, or " + _manual_fix(server, names)
 
 
 def _manual_fix(server: str, names: list[str]) -> str:
@@ -120,26 +132,13 @@ def _failure(exc: DialogError, server: str, names: list[str]) -> tuple[bool, str
             + _manual_fix(server, names) + "."
         )
     if isinstance(exc, DialogCancelled):
-        return False, f"Cancelled: {exc}. Nothing was stored."
+        return False, f"Cancelled: {exc}. Nothing was stored; " + _call_again(server, names) + "."
     if isinstance(exc, DialogTimeout):
-        return False, f"Timed out: {exc}. Nothing was stored."
+        return False, f"Timed out: {exc}. Nothing was stored; " + _call_again(server, names) + "."
     return False, f"The credential dialog failed: {exc}. Nothing was stored; " + _manual_fix(
         server, names
     ) + "."
 
-
-def _no_display_now(handler: AsyncUIHandler) -> str | None:
-    """Why our own dialog could not show a window here (its own check, run before it starts)."""
-    from mcp_secrets.display import display_problem
-
-    return display_problem() if handler.is_default_dialog else None
-
-
-async def _info(ctx: Any, text: str) -> None:
-    try:
-        await ctx.info(text)
-    except Exception:  # progress notes are best effort: a gone client must not fail the flow
-        return
 
 
 # ------------------------------------------------------------------ the entry point
@@ -155,7 +154,7 @@ async def fetch_secrets(
     """Ask the human for the secrets in `secrets_info` that are not stored yet.
 
     Returns (True, message) once they are stored, or (False, message) saying why not and
-    what to do; messages name secrets, never values. `secrets_info` is seed 001's
+    what to do next; messages name secrets, never values. `secrets_info` is seed 001's
     `{name: {label, field_type, required, default, placeholder, help_text}}`.
     """
     from mcp_secrets.dialog.launcher import AsyncUIHandler
@@ -166,22 +165,21 @@ async def fetch_secrets(
         manager = secrets_manager
     info = _normalize(secrets_info)
     server = manager.server_name
-    missing = [n for n in info if not manager.secret_exists(n)]
+    missing = [n for n in info if not await asyncio.to_thread(manager.secret_exists, n)]
     if not missing:
         return True, f"All requested secrets are already stored for {server}."
-    handler = handler or AsyncUIHandler()
-    if problem := _no_display_now(handler):
+    until = asyncio.get_running_loop().time() + elicitation.call_budget()
+    flow = _Flow(server, missing, info, manager, handler or AsyncUIHandler(), until)
+    parked = elicitation.PENDING.get(flow.pending_key)
+    if parked is not None:  # the human is still at the window an earlier call opened
+        return await flow.collect(ctx, parked)
+    if problem := elicitation.no_display_now(flow.handler):
         return _failure(NoDisplayError(problem), server, missing)
-    flow = _Flow(server, missing, info, manager, handler)
-    if is_modern(ctx) and form_elicitation_supported(ctx):
-        # Only a question needs the middleware; a client that cannot elicit gets the dialog.
-        from mcp_secrets.integrations.fastmcp import require_middleware
-
-        require_middleware(ctx)
+    if elicitation.can_elicit(ctx) and elicitation.is_modern(ctx):
+        # Only a question needs the middleware; a client that cannot elicit gets the window.
+        elicitation.require_middleware(ctx)
         return await _modern(ctx, flow)
-    if not await flow.wait_for_others(ctx):
-        return True, f"All requested secrets are already stored for {server}."
-    body = _handshake if form_elicitation_supported(ctx) and not is_modern(ctx) else _dialog_only
+    body = _handshake if elicitation.can_elicit(ctx) else _window_first
     return await flow.run(ctx, body)
 
 
@@ -197,6 +195,10 @@ def _release(claim: asyncio.Future[None]) -> None:
         del _COLLECTING[key]
 
 
+class _Busy(Exception):
+    """Another flow still holds our secrets when this call's budget ends."""
+
+
 @dataclass
 class _Flow:
     server: str
@@ -204,11 +206,18 @@ class _Flow:
     info: dict[str, dict[str, Any]]
     manager: MCPSecretsManager
     handler: AsyncUIHandler
+    #: Event-loop time by which this call must return, human or not.
+    until: float
+    parked: bool = field(default=False)
 
-    async def wait_for_others(self, ctx: Any) -> bool:
+    @property
+    def pending_key(self) -> tuple[str, ...]:
+        return ("fetch", self.server, *sorted(self.names))
+
+    async def acquire(self, ctx: Any) -> asyncio.Future[None] | None:
         """Wait while another flow in this process collects any of our secrets (one window
-        per secret, never two with different codes); then drop what it stored. False when
-        nothing is left to collect."""
+        per secret, never two with different codes), drop what it stored, and claim the rest
+        until `_release` of the returned future. None when nothing is left to collect."""
         loop = asyncio.get_running_loop()
         while True:
             busy = {
@@ -216,32 +225,48 @@ class _Flow:
                 if (f := _COLLECTING.get((self.server, n))) is not None
                 and not f.done() and f.get_loop() is loop
             }
-            if not busy:
-                break
-            await _info(ctx, f"Another request is already collecting {', '.join(self.names)} "
-                             "in a credential dialog; waiting for it to finish.")
-            await asyncio.wait(busy)
-        self.names = [n for n in self.names if not self.manager.secret_exists(n)]
-        return bool(self.names)
+            if busy:
+                await elicitation.note(ctx, f"Another request is already collecting "
+                                       f"{', '.join(self.names)} in a credential dialog; waiting.")
+                await asyncio.wait(busy, timeout=max(0.0, self.until - loop.time()))
+            names = [
+                n for n in self.names
+                if not await asyncio.to_thread(self.manager.secret_exists, n)
+            ]
+            if not names:
+                return None
+            self.names = names
+            still = any((f := _COLLECTING.get((self.server, n))) is not None and not f.done()
+                        and f.get_loop() is loop for n in names)
+            if still and loop.time() >= self.until:
+                raise _Busy
+            if still:
+                continue  # the store was read off the loop: someone may have claimed meanwhile
+            claim: asyncio.Future[None] = loop.create_future()
+            for name in self.names:  # no await since the last check: the claim is atomic
+                _COLLECTING[(self.server, name)] = claim
+            return claim
 
-    def claim(self) -> asyncio.Future[None]:
-        """Mark our secrets as being collected until `_release` of the returned future."""
-        claim: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        for name in self.names:
-            _COLLECTING[(self.server, name)] = claim
-        return claim
-
-    async def start(self) -> tuple[str, DialogSession]:
-        code = new_code()
+    async def start(self, code: str | None = None) -> tuple[str, DialogSession]:
+        code = code or new_code()
         session = await self.handler.start(build_template(self.server, self.names, self.info, code))
         return code, session
 
-    async def run(self, ctx: Any, body: Any) -> tuple[bool, str]:
-        """Start a dialog, run `body(ctx, flow, code, session)`, always close the dialog."""
-        claim = self.claim()
+    async def run(self, ctx: Any, body: Any, code: str | None = None) -> tuple[bool, str]:
+        """Claim our secrets, start a window (with `code`, or a fresh one), run
+        `body(ctx, flow, code, session)`; close the window unless the body parked it."""
+        try:
+            claim = await self.acquire(ctx)
+        except _Busy:
+            return False, (
+                f"Another request is collecting {', '.join(self.names)} in a window right now; "
+                "finish it, then call this tool again. Nothing was stored yet."
+            )
+        if claim is None:
+            return True, f"All requested secrets are already stored for {self.server}."
         try:
             try:
-                code, session = await self.start()
+                code, session = await self.start(code)
             except DialogError as exc:
                 return _failure(exc, self.server, self.names)
             try:
@@ -250,17 +275,41 @@ class _Flow:
             except DialogError as exc:
                 return _failure(exc, self.server, self.names)
             finally:
-                await session.close()
+                if not self.parked:
+                    await session.close()
         finally:
             _release(claim)
 
-    def store(self, values: Mapping[str, str]) -> tuple[bool, str]:
+    def park(self, pending: Pending) -> tuple[bool, str]:
+        """Keep the window open for the next call and tell the human so."""
+        self.parked = True
+        elicitation.keep_pending(self.pending_key, pending)
+        return False, (
+            f"The window titled 'MCP Secrets for {self.server}' (verification code "
+            f"{pending.code}) is still open. Finish it, then call this tool again: what you "
+            "enter there will be used, no second window opens. Nothing was stored yet."
+        )
+
+    async def collect(self, ctx: Any, pending: Pending) -> tuple[bool, str]:
+        """Await an open window until this call's budget ends; store what it returns."""
+        elicitation.PENDING.pop(self.pending_key, None)
+        try:
+            values = await elicitation.wait_window(ctx, pending, self.until)
+        except DialogError as exc:
+            await pending.session.close()
+            return _failure(exc, self.server, self.names)
+        if values is None:
+            return self.park(pending)
+        await pending.session.close()
+        return await self.store(values)
+
+    async def store(self, values: Mapping[str, str]) -> tuple[bool, str]:
         stored = []
         try:
             for name in self.names:
                 value = values.get(name)
                 if value:
-                    self.manager.store_secret(name, value)
+                    await asyncio.to_thread(self.manager.store_secret, name, value)
                     stored.append(name)
         except SecretsError as exc:
             return False, f"Could not store the secrets: {exc}"
@@ -269,92 +318,80 @@ class _Flow:
         return True, f"Stored {', '.join(stored)} for {self.server} in the keychain."
 
 
-async def _await_dialog(
-    ctx: Any, session: DialogSession, code: str, task: asyncio.Future[dict[str, str]] | None = None
-) -> dict[str, str]:
-    """Wait for the dialog, telling the client every PROGRESS_EVERY seconds that we still are.
-
-    Leaving early (cancellation) cancels `session.wait()`, which kills the dialog.
-    """
-    task = task or asyncio.ensure_future(session.wait())
-    try:
-        while True:
-            done, _ = await asyncio.wait({task}, timeout=PROGRESS_EVERY)
-            if done:
-                return task.result()
-            left = max(0, int(session.deadline - asyncio.get_running_loop().time()))
-            await _info(
-                ctx, f"Still waiting for the credential dialog (code {code}); {left} s left."
-            )
-    finally:
-        if not task.done():
-            task.cancel()
-
-
-def _continued(task: asyncio.Future[Any]) -> bool:
-    """Did the human choose Continue in the client? Errors and anything else mean no."""
-    if task.cancelled() or task.exception() is not None:
-        return False
-    answer = task.result()
-    return getattr(answer, "action", None) == "accept" and getattr(answer, "data", None) == CONTINUE
-
-
 async def _handshake(ctx: Any, flow: _Flow, code: str, session: DialogSession) -> tuple[bool, str]:
-    """Dialog and `ctx.elicit` side by side; the seed 002 races resolved one by one."""
+    """The window and `ctx.elicit` side by side; the seed 002 races resolved one by one."""
     message = _client_message(flow.server, flow.names, code)
-    dialog = asyncio.ensure_future(session.wait())
-    elicit = asyncio.ensure_future(ctx.elicit(message, list(OPTIONS)))
+    exited = asyncio.ensure_future(session.wait_exit())
+    question = asyncio.ensure_future(elicitation.ask_now(ctx, message, list(OPTIONS)))
     loop = asyncio.get_running_loop()
     try:
-        done, _ = await asyncio.wait({dialog, elicit}, return_when=asyncio.FIRST_COMPLETED)
-        if elicit in done:
-            if not _continued(elicit):
-                return False, "Cancelled in the MCP client; the dialog was closed, nothing stored."
-            await _info(ctx, f"Waiting for you to submit the credential dialog (code {code}).")
-            return flow.store(await _await_dialog(ctx, session, code, dialog))
-        values = dialog.result()  # raises DialogCancelled etc. if the dialog did not collect
-        left = max(0.0, session.deadline - loop.time())
-        done, _ = await asyncio.wait({elicit}, timeout=left)
+        left = max(0.0, flow.until - loop.time())
+        done, _ = await asyncio.wait(
+            {exited, question}, timeout=left, return_when=asyncio.FIRST_COMPLETED
+        )
+        if question in done:
+            reply: elicitation.Reply = question.result()
+            if reply.outcome == "error":  # the client failed, not the human: show the code here
+                flow.park(Pending(code, session))
+                return False, _cannot_ask(flow, code, reply)
+            if reply.choice != CONTINUE:
+                return False, (
+                    f"Nothing was stored: {reply.explain()}, and the window was closed; "
+                    + _call_again(flow.server, flow.names) + "."
+                )
+            return await flow.collect(ctx, Pending(code, session))
+        if not done:  # the human has not answered the client's question within the budget
+            return False, (
+                "Nothing was stored: nobody chose Continue in the MCP client in time, and the "
+                "window was closed; " + _call_again(flow.server, flow.names) + "."
+            )
+        values = await session.wait()  # raises DialogCancelled etc. if it did not collect
+        done, _ = await asyncio.wait({question}, timeout=max(0.0, flow.until - loop.time()))
         if not done:
-            return False, "Nobody chose Continue in the MCP client in time; nothing was stored."
-        if not _continued(elicit):
-            return False, "Cancelled in the MCP client; nothing was stored."
-        return flow.store(values)
+            return False, (
+                f"Nothing was stored: you submitted the window but did not choose {CONTINUE} in "
+                "the MCP client in time; " + _call_again(flow.server, flow.names) + "."
+            )
+        reply = question.result()
+        if reply.choice != CONTINUE:
+            return False, f"Nothing was stored: {reply.explain()}; " + _call_again(
+                flow.server, flow.names
+            ) + "."
+        return await flow.store(values)
     finally:
-        for task in (dialog, elicit):
+        for task in (exited, question):
             if not task.done():
                 task.cancel()
 
 
-async def _dialog_only(
+def _cannot_ask(flow: _Flow, code: str, reply: elicitation.Reply | None) -> str:
+    """The code for clients that cannot show our question: in the tool's result, which every
+    client shows (a log message is not: 2026-07-28 clients only get those on opt-in)."""
+    why = reply.explain() if reply is not None else "this MCP client cannot show questions"
+    return (
+        f"{flow.server} needs {', '.join(flow.names)} and opened a separate window titled "
+        f"'MCP Secrets for {flow.server}'. Verification code: {code} — enter your credentials "
+        "there only if the window shows this same code, then call this tool again. Nothing was "
+        f"stored yet ({why})."
+    )
+
+
+async def _window_first(
     ctx: Any, flow: _Flow, code: str, session: DialogSession
 ) -> tuple[bool, str]:
-    """For clients that cannot elicit: the dialog alone, bounded by its timeout."""
-    await _info(
-        ctx,
-        f"{flow.server} opened a window titled 'MCP Secrets for {flow.server}' to collect "
-        f"{', '.join(flow.names)}. Verification code: {code}.",
-    )
-    return flow.store(await _await_dialog(ctx, session, code))
+    """For clients that cannot be asked: open the window and return its code at once."""
+    failed = await _failed_at_once(session)
+    if failed is not None:
+        raise failed
+    flow.park(Pending(code, session))
+    return False, _cannot_ask(flow, code, None)
 
 
 # ------------------------------------------------------------------ 2026-07-28 flows
 
 
-@dataclass
-class _Running:
-    id: str
-    code: str
-    session: DialogSession
-    claim: asyncio.Future[None]
-
-
-_RUNNING: dict[str, _Running] = {}
-
-
-def _forget(running: _Running) -> None:
-    _RUNNING.pop(running.id, None)
-    _release(running.claim)
+#: Questions sent whose window has not opened yet: flow id -> (code, names, expiry).
+_ASKED: dict[str, tuple[str, tuple[str, ...], float]] = {}
 
 
 def _flow_key(flow: _Flow) -> str:
@@ -362,72 +399,46 @@ def _flow_key(flow: _Flow) -> str:
     return digest[:16]
 
 
-def _register(running: _Running) -> None:
-    """Keep a started dialog findable by the retry until it ends; then drop it (a flow that
-    is never retried is reaped by the dialog's own timeout)."""
-    _RUNNING[running.id] = running
-
-    def drop(_session: DialogSession) -> None:
-        # Keep a finished dialog's outcome for the retry until the deadline, plus a grace so
-        # a retry that arrives just after a timeout hears "timed out", not a fresh dialog.
-        # Other flows waiting for these secrets get their turn at the deadline.
-        loop = asyncio.get_running_loop()
-        delay = max(0.0, running.session.deadline - loop.time())
-        loop.call_later(delay, _release, running.claim)
-        loop.call_later(delay + RESULT_GRACE, expire)
-
-    def expire() -> None:
-        if _RUNNING.get(running.id) is running:  # never retried
-            _forget(running)
-
-    running.session.add_done_callback(drop)
-
-
 async def _modern(ctx: Any, flow: _Flow) -> tuple[bool, str]:
-    from mcp_secrets.integrations import fastmcp as glue
-
+    """First leg: ask (the window does not exist yet). Retry with Continue: open the window
+    with the code the human saw, and wait for it within this call's budget."""
     key = _flow_key(flow)
-    flow_id = glue.incoming_state(ctx)["flows"].get(key)
-    running = _RUNNING.get(flow_id) if flow_id else None
-    answer = await glue.response_for(ctx, f"mcp_secrets.fetch:{flow_id}") if flow_id else None
-    if answer is not None and glue.chosen(answer, OPTIONS) != CONTINUE:
-        if running is not None:
-            _forget(running)
-            await running.session.close()
-        return False, "Cancelled in the MCP client; the dialog was closed, nothing stored."
-    if running is None or answer is None:
-        if running is None:  # first leg, or the flow expired: start (over) cleanly
-            if not await flow.wait_for_others(ctx):
-                return True, f"All requested secrets are already stored for {flow.server}."
-            claim = flow.claim()
-            try:
-                code, session = await flow.start()
-            except DialogError as exc:
-                _release(claim)
-                return _failure(exc, flow.server, flow.names)
-            running = _Running(secrets.token_urlsafe(12), code, session, claim)
-            failed = await _failed_at_once(session)
-            if failed is not None:
-                _release(claim)
-                await session.close()
-                return _failure(failed, flow.server, flow.names)
-            _register(running)
-        await glue.ask(
-            ctx,
-            f"mcp_secrets.fetch:{running.id}",
-            _client_message(flow.server, flow.names, running.code),
-            glue.choice_schema(OPTIONS),
-            flows={key: running.id},
+    flow_id = elicitation.incoming_state(ctx)["flows"].get(key)
+    asked = _ASKED.get(flow_id) if flow_id else None
+    reply = (
+        await elicitation.response_for(ctx, f"mcp_secrets.fetch:{flow_id}", list(OPTIONS))
+        if flow_id else None
+    )
+    if reply is not None and reply.choice != CONTINUE:
+        _ASKED.pop(flow_id or "", None)
+        return False, (
+            f"Nothing was stored: {reply.explain()}; no window was opened. "
+            + _call_again(flow.server, flow.names) + "."
         )
-    _RUNNING.pop(running.id, None)
-    try:
-        await _info(ctx, f"Waiting for you to submit the credential dialog (code {running.code}).")
-        return flow.store(await _await_dialog(ctx, running.session, running.code))
-    except DialogError as exc:
-        return _failure(exc, flow.server, flow.names)
-    finally:
-        await running.session.close()
-        _release(running.claim)
+    if reply is None or asked is None or asked[2] <= time.monotonic():
+        now = time.monotonic()
+        for stale in [f for f, a in _ASKED.items() if a[2] <= now]:
+            del _ASKED[stale]
+        flow_id, code = secrets.token_urlsafe(12), new_code()
+        _ASKED[flow_id] = (code, tuple(flow.names), now + elicitation.QUESTION_TTL)
+        await elicitation.ask_later(
+            ctx,
+            f"mcp_secrets.fetch:{flow_id}",
+            _client_message(flow.server, flow.names, code, opened=False),
+            list(OPTIONS),
+            flows={key: flow_id},
+        )
+    assert flow_id is not None
+    code = _ASKED.pop(flow_id)[0]
+    return await flow.run(ctx, _opened, code)
+
+
+async def _opened(ctx: Any, flow: _Flow, code: str, session: DialogSession) -> tuple[bool, str]:
+    """2026-07-28 after Continue: the window is open with the code the human already saw."""
+    failed = await _failed_at_once(session)
+    if failed is not None:
+        raise failed
+    return await flow.collect(ctx, Pending(code, session))
 
 
 async def _failed_at_once(session: DialogSession) -> DialogError | None:

@@ -6,22 +6,39 @@ applies SECRETS_STORAGE_CLEAR, and adds the per-use permission check. Storage do
 
 from __future__ import annotations
 
-import os
+import asyncio
+import importlib
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from mcp_secrets import config
 from mcp_secrets.errors import SecretsError
 
 if TYPE_CHECKING:
     from mcp_secrets.backends.base import Backend
     from mcp_secrets.storage import MCPSecretsStorage
 
-_TRUE = {"1", "true", "yes", "on"}
+#: How `initialize(server_object)` finds the glue for a server's framework: the top-level
+#: module of the server's class -> "module:function". Imported by name when needed, so the
+#: manager never depends on a glue that depends on it.
+SERVER_ADAPTERS: dict[str, str] = {"fastmcp": "mcp_secrets.integrations.fastmcp:install"}
 
 
 def env_flag(name: str) -> bool:
-    """True when the environment variable is set to 1/true/yes/on (any case)."""
-    return os.environ.get(name, "").strip().lower() in _TRUE
+    """True when the declared setting `name` is set to 1/true/yes/on (any case)."""
+    return config.SETTINGS[name].flag()
+
+
+def _install_adapter(server: Any) -> None:
+    framework = type(server).__module__.partition(".")[0]
+    target = SERVER_ADAPTERS.get(framework)
+    if target is None:
+        raise TypeError(
+            f"initialize() does not know {type(server).__name__} servers; pass the server's "
+            "name, or register an adapter in mcp_secrets.manager.SERVER_ADAPTERS"
+        )
+    module, _, function = target.partition(":")
+    getattr(importlib.import_module(module), function)(server)
 
 
 class MCPSecretsManager:
@@ -48,12 +65,12 @@ class MCPSecretsManager:
         if not isinstance(name, str):
             raise TypeError("initialize() takes a server name or a FastMCP server object")
         self._storage = MCPSecretsStorage(name, backend=backend, profile=profile)
-        if env_flag("SECRETS_STORAGE_CLEAR"):
+        # The cached read is the hot path: bind it straight to storage (no second call).
+        self.retrieve_secret = self._storage.retrieve_secret  # type: ignore[method-assign]
+        if config.STORAGE_CLEAR.flag():
             self._storage.clear_secrets()
         if not isinstance(server, str):
-            from mcp_secrets.integrations.fastmcp import install
-
-            install(server)
+            _install_adapter(server)
 
     @property
     def storage(self) -> MCPSecretsStorage:
@@ -101,14 +118,15 @@ class MCPSecretsManager:
         from mcp_secrets.permissions import request_permission
 
         storage = self.storage
-        if not storage.secret_exists(name):
+        # Storage may wait on D-Bus, a file lock or an unlock prompt: keep the loop free.
+        if not await asyncio.to_thread(storage.secret_exists, name):
             raise SecretsError(
                 f"secret {name!r} is not stored for server {storage.server_name!r}: collect it "
                 f"with fetch_secrets() or run: mcp-secrets set {_shell_quote(storage.server_name)} "
                 f"{_shell_quote(name)}"
             )
         await request_permission(ctx, storage.server_name, name, reason)
-        value = storage.retrieve_secret(name)
+        value = await asyncio.to_thread(storage.retrieve_secret, name)
         if value is None:  # deleted by another process while the human was deciding
             raise SecretsError(f"secret {name!r} was deleted while permission was being asked")
         return value

@@ -2,7 +2,8 @@
 
 SERVER_NAME names it (each test uses its own, so secrets never cross tests);
 NO_MIDDLEWARE=1 initialises the manager with the *name* only (seed 001's original line), to
-prove the modern era fails with a clear instruction instead of hanging.
+prove the modern era fails with a clear instruction instead of hanging. HTTP_PORT=N serves
+streamable HTTP on 127.0.0.1:N instead of stdio (several clients of one server process).
 """
 
 from __future__ import annotations
@@ -88,4 +89,8 @@ async def search(q: str, api_key: str = requires_secret("api_key", reason="Searc
 
 
 if __name__ == "__main__":
-    mcp.run(show_banner=False)
+    if os.environ.get("HTTP_PORT"):
+        mcp.run(transport="http", host="127.0.0.1", port=int(os.environ["HTTP_PORT"]),
+                show_banner=False)
+    else:
+        mcp.run(show_banner=False)
