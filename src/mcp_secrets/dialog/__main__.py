@@ -18,6 +18,7 @@ from mcp_secrets.dialog.protocol import (
     build_result,
     read_template,
 )
+from mcp_secrets.errors import DialogError, NoDisplayError
 
 USAGE = "usage: mcp-secrets-dialog < template.json   (see DESIGN §2 for the template format)"
 NO_DISPLAY_HINT = (
@@ -53,6 +54,18 @@ def _check_display() -> None:
 
 
 def _collect(template: Template) -> dict[str, str] | None:
+    from mcp_secrets.dialog import kinds
+
+    try:
+        selection = kinds.choose()
+        if selection.kind != "tk":  # zenity, kdialog, osascript, PowerShell, or none at all
+            return kinds.collect(selection, template)
+    except NoDisplayError as exc:
+        raise _Fail(f"no display available for the credentials dialog ({exc}); "
+                    f"{NO_DISPLAY_HINT}") from None
+    except DialogError as exc:
+        raise _Fail(str(exc)) from None
+    _check_display()
     try:
         from mcp_secrets.dialog import tk_app
     except ImportError:
@@ -79,7 +92,6 @@ def run(argv: list[str]) -> int:
         template = read_template(sys.stdin.buffer)
     except TemplateError as exc:
         raise _Fail(f"bad template: {exc}") from None
-    _check_display()
     values = _collect(template)
     if values is None:
         return EXIT_CANCELLED
