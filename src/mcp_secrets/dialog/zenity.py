@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import secrets
 import shutil
+import textwrap
 from collections.abc import Mapping, Sequence
 
 from mcp_secrets.dialog import native
@@ -20,6 +21,8 @@ from mcp_secrets.errors import DialogError, NoDisplayError
 TOOL = "zenity"
 #: zenity's own exit codes besides 0 (OK) and 1 (Cancel or closed).
 _TIMEOUT_EXIT = 5
+#: zenity does not wrap its text: long descriptions are wrapped here, at this many characters.
+WRAP = 72
 
 
 def find() -> str | None:
@@ -57,9 +60,8 @@ def _markup(template: Template, fields: Sequence[Field], problems: Mapping[str, 
     if code:
         lines.append('<span size="xx-large" weight="bold">'
                      f"Verification code: {html.escape(code)}</span>")
-        lines.append("Check that this code matches the one your MCP client shows.")
-    if template.description.strip():
-        lines.append(html.escape(template.description.strip()))
+    for paragraph in template.description.strip().splitlines():
+        lines.append(html.escape(textwrap.fill(paragraph, WRAP) if paragraph.strip() else ""))
     for f in fields:
         hint = native.field_hint(f)
         if native.is_choice(f) and f.default:
