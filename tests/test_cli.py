@@ -387,3 +387,42 @@ def test_ctrl_c_at_the_prompt_exits_130_quietly(server_name: str) -> None:
     assert term.wait() == 130
     assert b"Traceback" not in term.output and b"KeyboardInterrupt" not in term.output
     assert names(server_name) == []
+
+
+# ---------------------------------------------------------------- no argument is ever echoed
+
+ECHO = "CANARY-echo-7Hq2pV9x"
+ECHO_PATTERNS: list[list[str]] = [
+    ["get", "srv", "nm", f"--reveal={ECHO}"],
+    ["get", "srv", "nm", f"--json={ECHO}"],
+    ["get", "srv", "nm", f"--no-newline={ECHO}"],
+    ["get", "srv", "nm", f"-n{ECHO}"],
+    ["get", "srv", "nm", f"--rev={ECHO}"],  # an abbreviation of --reveal
+    ["clear", "srv", f"--yes={ECHO}"],
+    ["clear", "srv", f"-y{ECHO}"],
+    [f"--version={ECHO}"],
+    [f"--help={ECHO}"],
+    [f"-h{ECHO}"],
+    [f"--={ECHO}", "list", "srv"],  # "ambiguous option: --=VALUE could match ..."
+    ["--backend", ECHO, "list", "srv"],
+    [f"--backend={ECHO}", "list", "srv"],
+    [f"--ba={ECHO}", "list", "srv"],
+    [ECHO],  # a value pasted where the command goes
+    ["list", "srv", ECHO],
+    ["get", f"srv/{ECHO}", "nm"],  # a value pasted where a name goes (a slash breaks the rule)
+    ["delete", "srv", f"{ECHO}/x" * 10],
+]
+
+
+@pytest.mark.parametrize("argv", ECHO_PATTERNS, ids=lambda a: " ".join(a).replace(ECHO, "V"))
+def test_no_argument_value_is_echoed(argv: list[str]) -> None:
+    proc = run(*argv, secret=ECHO)
+    assert proc.returncode in (1, 2), proc.stderr
+    one_line_failure(proc)
+
+
+@pytest.mark.parametrize("command", [["list", "srv"], ["doctor"], ["doctor", "--json"]])
+def test_backend_variable_value_is_not_echoed(command: list[str]) -> None:
+    proc = run(*command, env={**os.environ, "MCP_SECRETS_BACKEND": ECHO}, secret=ECHO)
+    assert proc.returncode == 1
+    assert "MCP_SECRETS_BACKEND" in proc.stdout + proc.stderr

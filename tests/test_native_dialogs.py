@@ -67,7 +67,7 @@ def _children_cmdlines(pid: int) -> list[list[str]]:
             raw = Path(f"/proc/{child}/cmdline").read_bytes()
         except OSError:
             continue
-        cmds.append(raw.decode().split("\0"))
+        cmds.append(raw.rstrip(b"\0").decode().split("\0"))
     return cmds
 
 
@@ -167,8 +167,8 @@ def test_without_a_display_nothing_is_chosen(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     sel = kinds.choose()
     assert sel.kind is None and sel.no_display
-    assert sel.steps == ["tk: DISPLAY is not set",
-                         "zenity: DISPLAY and WAYLAND_DISPLAY are not set",
+    assert sel.steps == ["tk: neither DISPLAY nor WAYLAND_DISPLAY is set",
+                         "zenity: neither DISPLAY nor WAYLAND_DISPLAY is set",
                          "kdialog: kdialog is not on PATH"]
 
 
@@ -284,7 +284,7 @@ def test_osascript_cancel_and_no_ui(fake: dict[str, Any]) -> None:
     assert fake["run"]("osascript", _template("W", fields), cancelled)[:2] == (1, "")
     no_ui = {"rc": 1, "stderr": "execution error: No user interaction allowed. (-1713)\n"}
     rc, out, err = fake["run"]("osascript", _template("W", fields), no_ui)
-    assert (rc, out) == (2, "") and "no user interaction" in err
+    assert (rc, out) == (3, "") and "no user interaction" in err  # 3: no window possible
 
 
 def test_powershell_gets_a_fixed_argv_and_its_script_on_stdin(fake: dict[str, Any]) -> None:
@@ -313,7 +313,7 @@ def test_powershell_cancel_and_no_desktop(fake: dict[str, Any]) -> None:
     assert fake["run"]("powershell", _template("W", fields), {"rc": 4})[:2] == (1, "")
     rc, out, err = fake["run"]("powershell", _template("W", fields),
                                {"rc": 3, "stderr": "error: no interactive desktop\n"})
-    assert (rc, out) == (2, "") and "not an interactive desktop" in err
+    assert (rc, out) == (3, "") and "not an interactive desktop" in err
     rc, out, err = fake["run"]("powershell", _template("W", fields),
                                {"rc": 1, "stderr": "error: boom\n"})
     assert (rc, out) == (2, "") and "powershell failed with exit code 1: error: boom" in err
@@ -356,3 +356,58 @@ def test_too_many_bad_answers_give_up_with_an_error() -> None:
 
 def test_applescript_quoting_round_trips_hostile_labels() -> None:
     assert osascript.quote('a"b\\c\nd\te') == '"a\\"b\\\\c\\nd\\te"'
+
+
+# ------------------------------------------------------------------ the choice field
+
+DECISION = {"name": "decision", "label": "Use the key?", "field_type": "choice",
+            "options": ["Allow", "Allow for session", "Deny"], "required": True}
+
+
+@pytest.mark.display
+def test_zenity_choice_is_a_combo_and_returns_an_option() -> None:
+    title = unique_title("Zenity choice")
+    with DialogProcess.start(_template(title, [DECISION]), env=_zenity_env()) as dlg:
+        wid = find_window(title)
+        (argv,) = [c for c in _children_cmdlines(dlg.proc.pid) if c[0].endswith("zenity")]
+        assert argv[-2:] == ["--add-combo=Use the key? *",
+                             "--combo-values=Allow|Allow for session|Deny"]
+        time.sleep(0.3)
+        press("Down", "Down")
+        screenshot(ARTIFACTS / "zenity_choice.png", wid)
+        press("Tab", "Tab", "Return")
+        rc, out, err = dlg.finish()
+    assert rc == 0, err
+    assert json.loads(out) == {"decision": "Allow for session"}
+
+
+def test_choice_through_the_fakes(fake: dict[str, Any]) -> None:
+    with_default = dict(DECISION, default="Deny")
+    rc, out, err = fake["run"]("osascript", _template("W", [with_default]),
+                               {"values": ["Allow"]})
+    assert (rc, json.loads(out)) == (0, {"decision": "Allow"}), err
+    script = fake["calls"]()[-1]["stdin"]
+    assert script.startswith('set theChoice to choose from list {"Allow", "Allow for session", '
+                             '"Deny"} with title "ABCD-EFGH — W" with prompt ')
+    assert 'default items {"Deny"}' in script
+    # kdialog: the default is an option, not a value, so it may be in argv.
+    rc, out, err = fake["run"]("kdialog", _template("W", [with_default]), {"values": ["Deny"]})
+    assert (rc, json.loads(out)) == (0, {"decision": "Deny"}), err
+    assert fake["calls"]()[-1]["argv"][-5:] == ["Allow", "Allow for session", "Deny",
+                                                "--default", "Deny"]
+    # An answer that is not one of the options is asked again, with the protocol's reason.
+    rc, out, err = fake["run"]("powershell", _template("W", [DECISION]),
+                               {"values": ["Maybe"]}, {"values": ["Deny"]})
+    assert (rc, json.loads(out)) == (0, {"decision": "Deny"}), err
+    first, second = (c["stdin"] for c in fake["calls"]()[-2:])
+    assert "DropDownList" in first and powershell.b64("choose one of the options") in second
+
+
+def test_no_display_at_all_is_exit_3() -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env["MCP_SECRETS_DIALOG_KIND"] = "zenity"
+    r = subprocess.run([sys.executable, "-m", "mcp_secrets.dialog"],
+                       input=json.dumps(_template("W", [DECISION])), capture_output=True,
+                       text=True, env=env, timeout=60)
+    assert (r.returncode, r.stdout) == (3, "")
+    assert r.stderr.startswith("error: no display available for the credentials dialog")

@@ -68,3 +68,8 @@ class SecretReferenceError(SecretsError, ValueError):
 
     The message names the variable and the reference (``API_KEY (mcp-secrets://s/k)``), never a
     value."""
+
+
+class TemplateError(DialogError, ValueError):
+    """A dialog template (or the values collected for it) breaks the dialog protocol; the
+    message is one line, names no value, and says what to fix."""

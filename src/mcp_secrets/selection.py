@@ -204,7 +204,8 @@ def _explicit_choice() -> str | None:
     choice = raw.lower()
     if choice not in VALID_BACKENDS:
         raise UnknownBackendError(
-            f"{ENV_BACKEND}={raw!r} is not a known store; use one of: "
+            f"{ENV_BACKEND} names no known store (its value is not shown, in case it is a "
+            "secret); use one of: "
             + ", ".join(VALID_BACKENDS)
             + " (or unset it to choose automatically)"
         )

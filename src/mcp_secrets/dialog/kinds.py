@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from mcp_secrets import config
 from mcp_secrets.dialog.protocol import Template
+from mcp_secrets.display import display_problem
 from mcp_secrets.errors import DialogError, NoDisplayError
 
 KINDS = ("tk", "zenity", "kdialog", "osascript", "powershell")
@@ -48,19 +49,11 @@ def _tk_problem() -> str | None:
         import tkinter  # noqa: F401
     except ImportError as exc:
         return f"tkinter is not importable in this Python ({exc.name or 'tkinter'} missing)"
-    if _needs_x11() and not config.DISPLAY.get():
-        if config.WAYLAND_DISPLAY.get():
-            return "WAYLAND_DISPLAY is set but DISPLAY is not; Tk needs X11 or XWayland"
-        return "DISPLAY is not set"
-    return None
-
-
-def _needs_x11() -> bool:
-    return sys.platform not in ("win32", "darwin")
+    return display_problem()
 
 
 def _has_display() -> bool:
-    return not _needs_x11() or bool(config.DISPLAY.get() or config.WAYLAND_DISPLAY.get())
+    return display_problem(wayland_ok=True) is None
 
 
 def _finder(kind: str) -> Callable[[], str | None]:
@@ -86,7 +79,7 @@ def _probe(kind: str) -> tuple[str | None, str | None]:
     if exe is None:
         return None, f"{kind} is not on PATH"
     if kind in ("zenity", "kdialog") and not _has_display():
-        return None, "DISPLAY and WAYLAND_DISPLAY are not set"
+        return None, str(display_problem(wayland_ok=True))
     return exe, None
 
 
@@ -112,8 +105,7 @@ def choose() -> Selection:
             return Selection(kind, why, steps, exe or None)
         steps.append(f"{kind}: {problem}")
     if not _has_display():
-        return Selection(None, "no display (DISPLAY and WAYLAND_DISPLAY are not set)", steps,
-                         no_display=True)
+        return Selection(None, str(display_problem(wayland_ok=True)), steps, no_display=True)
     return Selection(None, "nothing here can show a window: install python3-tk or zenity",
                      steps, no_display=True)
 

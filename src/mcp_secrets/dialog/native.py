@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 
-from mcp_secrets import config
 from mcp_secrets.dialog.protocol import Field, Template, clean_value, field_problem
+from mcp_secrets.display import display_problem
 from mcp_secrets.errors import DialogError, NoDisplayError
 
 #: How often the human may answer a field wrongly before we give up (exit 2).
@@ -34,11 +33,11 @@ Ask = Callable[[Template, Sequence[Field], Mapping[str, str]], "dict[str, str] |
 
 def options(f: Field) -> tuple[str, ...]:
     """The choices of a `choice` field (empty for every other field type)."""
-    return tuple(getattr(f, "options", None) or ())
+    return f.options or ()
 
 
 def is_choice(f: Field) -> bool:
-    return str(f.field_type) == "choice"
+    return f.field_type == "choice"
 
 
 def verification_line(template: Template) -> str:
@@ -79,8 +78,6 @@ def collect(template: Template, ask: Ask) -> dict[str, str] | None:
             if not clean_value(f, raw).strip() and f.default:
                 raw = f.default
             problem = field_problem(f, raw)
-            if problem is None and is_choice(f) and raw and raw not in options(f):
-                problem = "choose one of the listed options"
             if problem:
                 problems[f.name] = problem
             else:
@@ -171,10 +168,9 @@ def tool_failed(tool: str, code: int, stderr: str) -> DialogError:
 
 def require_display(tool: str) -> None:
     """X11/Wayland tools need a display variable; say so before starting them."""
-    if sys.platform in ("win32", "darwin"):
-        return
-    if not (config.DISPLAY.get() or config.WAYLAND_DISPLAY.get()):
-        raise NoDisplayError(f"no display for {tool} (DISPLAY and WAYLAND_DISPLAY are not set)")
+    problem = display_problem(wayland_ok=True)
+    if problem:
+        raise NoDisplayError(f"{tool} cannot open a window: {problem}")
 
 
 def decode_value(raw: bytes, tool: str) -> str:
