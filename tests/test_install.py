@@ -276,3 +276,22 @@ def test_pipx_install_gives_working_commands(built: Built, tmp_path: Path) -> No
     dialog = _run([str(tmp_path / "bin" / "mcp-secrets-dialog")], cwd=tmp_path, env=env,
                   stdin="{}", check=False)
     assert dialog.returncode == 2 and dialog.stderr.startswith("error: bad template")
+
+
+def test_readme_opens_with_both_installs_and_lists_every_extra() -> None:
+    import tomllib
+
+    readme = (REPO / "README.md").read_text()
+    first_screen = "\n".join(readme.splitlines()[:20])
+    for line in ('uv add "mcp-secrets[mcp]"', 'pip install "mcp-secrets[mcp]"',
+                 'uv tool install "mcp-secrets[mcp]"', 'pipx install "mcp-secrets[mcp]"'):
+        assert line in first_screen, line
+    assert first_screen.index("uv add") < first_screen.index("uv tool install")
+    assert "scripts/" not in first_screen  # developing comes later
+    table = readme.split("### Extras", 1)[1].split("\n\n#", 1)[0]
+    listed = set(re.findall(r"^\| `([a-z0-9-]+)` \|", table, re.MULTILINE))
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]
+    assert listed == set(extras) - {"dev"}, "README's extras table and pyproject.toml differ"
+    (everything,) = extras["all"]
+    assert set(everything.split("[", 1)[1].rstrip("]").split(",")) == set(extras) - {"dev", "all"}

@@ -411,3 +411,39 @@ def test_no_display_at_all_is_exit_3() -> None:
                        text=True, env=env, timeout=60)
     assert (r.returncode, r.stdout) == (3, "")
     assert r.stderr.startswith("error: no display available for the credentials dialog")
+
+
+@pytest.mark.display
+def test_zenity_window_goes_when_the_server_is_killed(tmp_path: Path) -> None:
+    """The server is SIGKILLed: its dialog dies with it, and so must the zenity window."""
+    title = unique_title("Zenity orphan")
+    tmpl = tmp_path / "t.json"
+    tmpl.write_text(json.dumps(_template(title, _fields_all())))
+    server = subprocess.Popen(
+        [sys.executable, "-c",
+         "import subprocess, sys, time\n"
+         "from mcp_secrets.children import die_with_parent\n"
+         f"subprocess.Popen([sys.executable, '-m', 'mcp_secrets.dialog'], "
+         f"stdin=open({str(tmpl)!r}), stdout=subprocess.PIPE, preexec_fn=die_with_parent())\n"
+         "time.sleep(120)\n"],
+        env=_zenity_env())
+    try:
+        find_window(title)
+        out = subprocess.run(["pgrep", "-f", f"zenity --forms --title={CODE} — {title}"],
+                             capture_output=True, text=True).stdout.split()
+        assert len(out) == 1, out
+        zenity_pid = int(out[0])
+    finally:
+        server.kill()
+        server.wait()
+    deadline = time.monotonic() + 20
+    while Path(f"/proc/{zenity_pid}").exists() and not _zombie(zenity_pid):
+        assert time.monotonic() < deadline, "the zenity window outlived its server"
+        time.sleep(0.05)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
+    except OSError:
+        return True

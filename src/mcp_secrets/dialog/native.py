@@ -16,6 +16,7 @@ import subprocess
 import threading
 from collections.abc import Callable, Mapping, Sequence
 
+from mcp_secrets.children import die_with_parent
 from mcp_secrets.dialog.protocol import Field, Template, clean_value, field_problem
 from mcp_secrets.display import display_problem
 from mcp_secrets.errors import DialogError, NoDisplayError
@@ -92,14 +93,16 @@ def run_tool(argv: Sequence[str], stdin: bytes = b"", *, env: Mapping[str, str] 
              tool: str) -> tuple[int, bytes, str]:
     """Run one native prompt; return (exit code, stdout bytes, stderr text).
 
-    It stays in our process group (so whoever kills the dialog kills the prompt too) and is
-    killed if the process that asked for the dialog goes away.
+    It stays in our process group (so whoever kills the dialog's group kills the prompt too),
+    dies with this process (Linux), and is ended if the process that asked for the dialog
+    goes away.
     """
     parent = os.getppid()
     try:
         proc = subprocess.Popen(
             list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env=dict(os.environ if env is None else env),
+            preexec_fn=die_with_parent(),  # a SIGKILLed dialog must not leave its window behind
         )
     except OSError as exc:
         raise DialogError(f"could not start {tool}: {exc.strerror or type(exc).__name__}") from None
