@@ -447,3 +447,11 @@ def _zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
     except OSError:
         return True
+
+
+def test_the_launcher_passes_the_kind_to_the_builtin_dialog(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from mcp_secrets.dialog.launcher import dialog_env
+
+    monkeypatch.setenv("MCP_SECRETS_DIALOG_KIND", "zenity")
+    assert dialog_env(True)["MCP_SECRETS_DIALOG_KIND"] == "zenity"
