@@ -426,3 +426,29 @@ def test_backend_variable_value_is_not_echoed(command: list[str]) -> None:
     proc = run(*command, env={**os.environ, "MCP_SECRETS_BACKEND": ECHO}, secret=ECHO)
     assert proc.returncode == 1
     assert "MCP_SECRETS_BACKEND" in proc.stdout + proc.stderr
+
+
+# ---------------------------------------------------------------- no value in an error's frames
+
+def test_refused_values_leave_nothing_in_the_exception(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the person typed or piped, then refused, is not in the error's chain or frames."""
+    import getpass
+    import io
+
+    from mcp_secrets.cli import prompts
+    from mcp_secrets.cli.errors import CLIError
+    from tests.leaks import assert_absent
+
+    value = canary()
+    answers = iter([value, value + "-typo"])
+    monkeypatch.setattr(getpass, "getpass", lambda _prompt="": next(answers))
+    with pytest.raises(CLIError, match="did not match") as info:
+        prompts._prompt_hidden("k")
+    assert_absent(info.value, value)
+
+    for raw in (value.encode() + b"\xff\xfe", value.encode() * (prompts.MAX_STDIN_BYTES
+                                                                // len(value) + 2)):
+        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(raw)))
+        with pytest.raises(CLIError, match="nothing was stored") as info:
+            prompts.read_secret_value("k")
+        assert_absent(info.value, value)

@@ -444,3 +444,42 @@ def test_values_too_large_together_are_refused_with_a_reason() -> None:
     from mcp_secrets.dialog.launcher import MAX_STDOUT
 
     assert MAX_STDOUT >= protocol.MAX_RESULT_BYTES + 1  # the launcher reads all a dialog may send
+
+
+# ----------------------------------------------------------------- no value in an error
+
+LEAK = "canary-LEAK-4k2Pq9"
+
+
+@pytest.mark.parametrize("output", [
+    f"not json {LEAK}",
+    json.dumps([LEAK]),
+    json.dumps({"key": LEAK, "zzz": LEAK}),
+    json.dumps({"key": LEAK, "url": 5}),
+    json.dumps({"key": LEAK, "decision": LEAK}),
+    json.dumps({"url": LEAK}),  # the required "key" is missing
+])
+def test_refused_output_leaves_no_value_in_the_exception(output: str) -> None:
+    from tests.leaks import assert_absent
+
+    t = Template("T", [*_tmpl().fields,
+                       Field("decision", field_type="choice", options=("Allow", "Deny"))])
+    with pytest.raises(DialogError) as info:
+        parse_result(output, t)
+    assert_absent(info.value, LEAK)
+
+
+def test_refused_template_or_values_leave_no_value_in_the_exception() -> None:
+    from mcp_secrets.dialog.protocol import template_from_dict
+    from tests.leaks import assert_absent
+
+    prefilled = _with_field(default=LEAK, field_type="email")  # not an address: refused
+    for attempt in (lambda: parse_template(json.dumps(prefilled)),
+                    lambda: parse_template(json.dumps(prefilled)[:-3]),  # broken JSON
+                    lambda: template_from_dict(prefilled)):
+        with pytest.raises(TemplateError) as info:
+            attempt()
+        assert_absent(info.value, LEAK)
+    with pytest.raises(TemplateError) as info:
+        build_result(_tmpl(), {"key": LEAK, "url": LEAK})
+    assert_absent(info.value, LEAK)

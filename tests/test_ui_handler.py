@@ -43,6 +43,15 @@ def template(title: str = "MCP Secrets for unit", required: bool = True) -> dict
 
 
 
+async def collect(handler: AsyncUIHandler, tmpl: dict[str, Any]) -> dict[str, str]:
+    """Start a dialog and wait for its values, closing it however the wait ends."""
+    session = await handler.start(tmpl)
+    try:
+        return await session.wait()
+    finally:
+        await session.close()
+
+
 @pytest.fixture
 def fake_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     record = tmp_path / "record"
@@ -105,7 +114,7 @@ def test_failures_are_clear_errors(fake_env: Path, monkeypatch: pytest.MonkeyPat
                                    error: type[Exception], text: str) -> None:
     monkeypatch.setenv("FAKE_DIALOG_MODE", mode)
     with pytest.raises(error, match=text) as info:
-        asyncio.run(AsyncUIHandler(FAKE, timeout=60).run(template()))
+        asyncio.run(collect(AsyncUIHandler(FAKE, timeout=60), template()))
     assert CANARY not in str(info.value) and "this is not json" not in str(info.value)
     assert "not_in_template" not in str(info.value)
 
@@ -117,12 +126,12 @@ def test_failures_are_clear_errors(fake_env: Path, monkeypatch: pytest.MonkeyPat
 def test_malformed_output_never_quoted(fake_env: Path, values: object, text: str) -> None:
     (fake_env / "values.json").write_text(json.dumps(values))
     with pytest.raises(DialogError, match=text) as info:
-        asyncio.run(AsyncUIHandler(FAKE, timeout=60).run(template()))
+        asyncio.run(collect(AsyncUIHandler(FAKE, timeout=60), template()))
     assert CANARY not in str(info.value) and "bob" not in str(info.value)
 
 
 def test_optional_fields_may_be_omitted(fake_env: Path) -> None:
-    assert asyncio.run(AsyncUIHandler(FAKE, timeout=60).run(template())) == {"api_key": CANARY}
+    assert asyncio.run(collect(AsyncUIHandler(FAKE, timeout=60), template())) == {"api_key": CANARY}
 
 
 def test_timeout_kills_and_reaps(fake_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -177,7 +186,7 @@ def test_only_exit_3_means_no_display(fake_env: Path, monkeypatch: pytest.Monkey
     "display" is an ordinary dialog failure."""
     monkeypatch.setenv("FAKE_DIALOG_MODE", "error-mentioning-display")
     with pytest.raises(DialogError, match="the credential dialog failed") as info:
-        asyncio.run(AsyncUIHandler(FAKE, timeout=60).run(template()))
+        asyncio.run(collect(AsyncUIHandler(FAKE, timeout=60), template()))
     assert not isinstance(info.value, NoDisplayError)
 
 
@@ -206,13 +215,13 @@ def test_close_escalates_to_sigkill(fake_env: Path, monkeypatch: pytest.MonkeyPa
 def test_bad_template_spawns_nothing(fake_env: Path) -> None:
     bad = template() | {"fields": [{"name": "k", "field_type": "colour"}]}
     with pytest.raises(DialogError, match="unknown field_type"):
-        asyncio.run(AsyncUIHandler(FAKE, timeout=60).run(bad))
+        asyncio.run(collect(AsyncUIHandler(FAKE, timeout=60), bad))
     assert records(fake_env) == []
 
 
 def test_missing_program_is_a_clear_error() -> None:
     with pytest.raises(DialogError, match="could not start the credential dialog"):
-        asyncio.run(AsyncUIHandler(["/nonexistent/dialog"], timeout=5).run(template()))
+        asyncio.run(collect(AsyncUIHandler(["/nonexistent/dialog"], timeout=5), template()))
 
 
 def test_environment_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -449,3 +458,33 @@ def test_the_hook_arms_the_signal_and_catches_a_parent_already_gone() -> None:
         finally:
             os._exit(code)
     assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 1
+
+
+# ----------------------------------------------------------------- no value in an error
+
+@pytest.mark.parametrize("mode", ["extra", "choice-not-an-option"])
+def test_a_refused_answer_leaves_no_value_in_the_exception(
+        fake_env: Path, monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
+    """The dialog's output held a value, and we refused the output: neither the error's chain
+    nor its traceback's frame locals may still hold that value."""
+    from tests.leaks import assert_absent
+
+    tmpl = template()
+    if mode == "choice-not-an-option":
+        tmpl["fields"].append({"name": "decision", "field_type": "choice",
+                               "options": ["Allow", "Deny"]})
+        (fake_env / "values.json").write_text(json.dumps({"api_key": CANARY,
+                                                          "decision": CANARY}))
+    else:
+        monkeypatch.setenv("FAKE_DIALOG_MODE", mode)
+
+    async def main() -> None:
+        session = await AsyncUIHandler(FAKE, timeout=60).start(tmpl)
+        try:
+            await session.wait()
+        finally:
+            await session.close()
+
+    with pytest.raises(DialogError) as info:
+        asyncio.run(main())
+    assert_absent(info.value, CANARY)

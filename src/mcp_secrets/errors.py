@@ -52,7 +52,7 @@ class DialogError(SecretsError):
 
 
 class NoDisplayError(DialogError):
-    """There is no display to show the credential dialog on."""
+    """No window can be shown here (the dialog program exited 3)."""
 
 
 class DialogCancelled(DialogError):
@@ -63,13 +63,21 @@ class DialogTimeout(DialogError):
     """The human did not answer the credential dialog in time; the dialog was closed."""
 
 
+class TemplateError(DialogError, ValueError):
+    """A dialog template (or the values collected for it) breaks the dialog protocol; the
+    message is one line, names no value, and says what to fix."""
+
+
+class CLIError(SecretsError):
+    """A command-line failure with a message fit to print as-is, and the exit code to use."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class SecretReferenceError(SecretsError, ValueError):
     """A secret reference is malformed, of an unknown scheme, or names a secret that is missing.
 
     The message names the variable and the reference (``API_KEY (mcp-secrets://s/k)``), never a
     value."""
-
-
-class TemplateError(DialogError, ValueError):
-    """A dialog template (or the values collected for it) breaks the dialog protocol; the
-    message is one line, names no value, and says what to fix."""

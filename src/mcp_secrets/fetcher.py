@@ -34,9 +34,9 @@ from mcp_secrets.names import validate_name
 from mcp_secrets.verification import new_code
 
 if TYPE_CHECKING:
+    from mcp_secrets.dialog.launcher import AsyncUIHandler, DialogSession
     from mcp_secrets.dialog.protocol import Template
     from mcp_secrets.manager import MCPSecretsManager
-    from mcp_secrets.ui_handler import AsyncUIHandler, DialogSession
 
 CONTINUE = "Continue"
 CANCEL = "Cancel"
@@ -158,7 +158,7 @@ async def fetch_secrets(
     what to do; messages name secrets, never values. `secrets_info` is seed 001's
     `{name: {label, field_type, required, default, placeholder, help_text}}`.
     """
-    from mcp_secrets.ui_handler import AsyncUIHandler
+    from mcp_secrets.dialog.launcher import AsyncUIHandler
 
     if manager is None:
         from mcp_secrets.manager import secrets_manager

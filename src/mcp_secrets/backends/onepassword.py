@@ -177,12 +177,14 @@ class OpCLI(OnePasswordTransport):
         return found
 
     def _run(self, args: list[str], *, what: str) -> subprocess.CompletedProcess[str]:
-        from mcp_secrets.backends.encrypted_file import child_environ
+        from mcp_secrets import config
+        from mcp_secrets.children import child_environ
 
         try:
             proc = subprocess.run(
                 [self._binary(), *args], stdin=subprocess.DEVNULL, capture_output=True,
-                text=True, timeout=CLI_TIMEOUT, check=False, env=child_environ(),
+                text=True, timeout=CLI_TIMEOUT, check=False,
+                env=child_environ(keep=(config.OP_TOKEN,)),
             )
         except subprocess.TimeoutExpired:
             raise BackendError(

@@ -358,13 +358,5 @@ class AsyncUIHandler:
             ) from None
         return DialogSession(proc, tpl, payload, self.timeout)
 
-    async def run(self, template: Template | Mapping[str, Any]) -> dict[str, str]:
-        """Start a dialog and wait for its values (closing it however the wait ends)."""
-        session = await self.start(template)
-        try:
-            return await session.wait()
-        finally:
-            await session.close()
-
     def __repr__(self) -> str:
         return f"<AsyncUIHandler {self.command[0]!r} timeout={self.timeout:g}s>"

@@ -35,13 +35,14 @@ Rules chosen where the seeds are silent (the seeds' Rust dialogs accept the same
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import unicodedata
 import urllib.parse
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Literal, cast
+from typing import Any, BinaryIO, Literal, ParamSpec, TypeVar, cast
 
 from mcp_secrets.errors import DialogError
 from mcp_secrets.errors import TemplateError as TemplateError  # part of this module's API
@@ -396,7 +397,32 @@ def field_problem(f: Field, raw: str) -> str | None:
 
 # ---------------------------------------------------------------- parsing
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
+
+def _value_free_errors(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Raise `fn`'s DialogError as a fresh copy from a frame that no longer holds the input.
+
+    Templates carry pre-filled defaults and results carry typed secrets; error reporters
+    (Sentry and the like) ship an exception's chain and every frame's locals, so the error
+    that leaves this module has neither a chain nor a frame that saw the input.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return fn(*args, **kwargs)
+        except DialogError as exc:
+            failure = type(exc)(str(exc))
+        del args, kwargs
+        raise failure
+
+    return wrapper
+
+
+
+@_value_free_errors
 def read_template(stream: BinaryIO) -> Template:
     """Read at most MAX_TEMPLATE_BYTES + 1 bytes, so a 10 MB or endless input fails fast."""
     data = stream.read(MAX_TEMPLATE_BYTES + 1)
@@ -405,6 +431,7 @@ def read_template(stream: BinaryIO) -> Template:
     return parse_template(data)
 
 
+@_value_free_errors
 def parse_template(data: bytes | str) -> Template:
     """Parse and validate one JSON template; raise TemplateError with a one-line reason."""
     if isinstance(data, bytes):
@@ -470,6 +497,7 @@ def _no_constant(name: str) -> Any:
     raise TemplateError(f"template contains {name}, which is not JSON")
 
 
+@_value_free_errors
 def template_from_dict(raw: object) -> Template:
     """Validate an already-decoded template (e.g. from a caller that built a dict).
 
@@ -548,6 +576,7 @@ def _reject_unknown(where: str, raw: Mapping[Any, Any], allowed: frozenset[str])
 # ---------------------------------------------------------------- result
 
 
+@_value_free_errors
 def build_result(template: Template, values: Mapping[str, str]) -> str:
     """The stdout payload: every filled-in field, cleaned; raises TemplateError if invalid.
 
@@ -576,6 +605,7 @@ def result_too_large() -> str:
             "may return; store very long values with `mcp-secrets set` instead")
 
 
+@_value_free_errors
 def parse_result(stdout: bytes | str, template: Template) -> dict[str, str]:
     """For callers: decode a dialog's stdout and check it against the template.
 
