@@ -455,3 +455,30 @@ def test_the_launcher_passes_the_kind_to_the_builtin_dialog(
 
     monkeypatch.setenv("MCP_SECRETS_DIALOG_KIND", "zenity")
     assert dialog_env(True)["MCP_SECRETS_DIALOG_KIND"] == "zenity"
+
+
+PS_PASSWORD_BODY = """\
+$form.Text = (S 'QUJDRC1FRkdIIOKAlCBXZWF0aGVy')
+Add-Label (S 'VmVyaWZpY2F0aW9uIGNvZGU6IEFCQ0QtRUZHSA==') 18 $true 'DarkBlue'
+Add-Label (S 'Q2hlY2sgdGhlIGNvZGUgQUJDRC1FRkdIIGluIHlvdXIgTUNQIGNsaWVudC4=') 9 $false ''
+Add-Label (S 'QVBJIEtleSAq') 9 $true ''
+$b = New-Object System.Windows.Forms.TextBox
+$b.UseSystemPasswordChar = $true
+$b.Width = 420; [void]$panel.Controls.Add($b); $boxes += $b
+"""
+
+
+def test_powershell_script_for_one_password_field_is_exact(fake: dict[str, Any]) -> None:
+    """Every line between the fixed prologue (helpers, form) and epilogue (buttons, output)."""
+    fields = [{"name": "api_key", "label": "API Key", "field_type": "password",
+               "required": True}]
+    rc, out, err = fake["run"]("powershell", _template("Weather", fields), {"values": [CANARY]})
+    assert (rc, json.loads(out)) == (0, {"api_key": CANARY}), err
+    (call,) = fake["calls"]()
+    script = call["stdin"]
+    assert script.startswith("trap { [Console]::Error.WriteLine('error: ' + $_.Exception")
+    assert "if (-not [Environment]::UserInteractive)" in script.split("Add-Type")[0]
+    assert script.endswith(
+        "foreach ($b in $boxes) {\n  [Console]::Out.WriteLine([Convert]::ToBase64String("
+        "[Text.Encoding]::UTF8.GetBytes([string]$b.Text)))\n}\nexit 0\n")
+    assert script == powershell._PROLOGUE + PS_PASSWORD_BODY + powershell._EPILOGUE
