@@ -284,7 +284,8 @@ def test_readme_opens_with_both_installs_and_lists_every_extra() -> None:
     readme = (REPO / "README.md").read_text()
     first_screen = "\n".join(readme.splitlines()[:20])
     for line in ('uv add "mcp-secrets[mcp]"', 'pip install "mcp-secrets[mcp]"',
-                 'uv tool install "mcp-secrets[mcp]"', 'pipx install "mcp-secrets[mcp]"'):
+                 'uv tool install "mcp-secrets[mcp,migrate]"',
+                 'pipx install "mcp-secrets[mcp,migrate]"'):
         assert line in first_screen, line
     assert first_screen.index("uv add") < first_screen.index("uv tool install")
     assert "scripts/" not in first_screen  # developing comes later

@@ -35,6 +35,11 @@ class BackendError(SecretsError):
     """The store failed while we talked to it (daemon died, file unreadable, CLI failed)."""
 
 
+class StoreDamagedError(BackendError):
+    """Stored data is damaged or was tampered with (not a wrong passphrase: another fix).
+    The message names the repair, if there is one (`mcp-secrets repair SERVER`)."""
+
+
 class ValueTooLargeError(SecretsError, ValueError):
     """A value exceeds what the store can hold even after chunking."""
 
@@ -81,3 +86,13 @@ class SecretReferenceError(SecretsError, ValueError):
 
     The message names the variable and the reference (``API_KEY (mcp-secrets://s/k)``), never a
     value."""
+
+
+class ConfigFileError(SecretsError):
+    """An MCP client's config file cannot be read, parsed or safely rewritten (malformed,
+    read-only, changed by another program meanwhile). The message names the file, never a value."""
+
+
+class MigrationError(SecretsError):
+    """`mcp-secrets migrate` stopped before changing a file (values could not be stored, or a
+    config cannot be rewritten safely). The message says what to do."""

@@ -5,8 +5,10 @@ Order (first usable wins):
 1. ``MCP_SECRETS_BACKEND`` if set: ``secret-service``, ``keyring``, ``file`` or ``memory``.
    An explicit choice that does not work is an error, never a silent fallback.
 2. On Linux: the Secret Service (gnome-keyring, KeePassXC, …), probed with a short timeout so a
-   misconfigured D-Bus cannot stall start-up. ``keyring`` is not imported on this path: its
-   import alone can hang for seconds on a broken bus.
+   misconfigured D-Bus cannot stall start-up. A Secret Service that is there but locked (or
+   slow to answer) is still chosen: its calls ask to unlock or fail with `KeychainLockedError`,
+   rather than another store answering "not stored" for secrets it holds. ``keyring`` is not
+   imported on this path: its import alone can hang for seconds on a broken bus.
 3. Elsewhere: the OS keychain ``keyring`` picks (macOS Keychain, Windows Credential Manager),
    if it is a real one — not ``fail``/``null``, an empty chainer, or a plaintext file.
 4. The encrypted file store, when a passphrase source exists (env, file, or a terminal).
@@ -78,10 +80,16 @@ def _secret_service(steps: list[str]) -> Factory | None:
         steps.append(f"secret-service: not available in this install ({exc.name or exc})")
         return None
     problem = SecretServiceBackend.probe(PROBE_TIMEOUT)
-    if problem is not None:
+    if problem is None:
+        steps.append("secret-service: reachable and unlocked — chosen")
+    elif SecretServiceBackend.is_transient(problem):
+        # Present but locked or slow: it still holds this user's secrets. Moving to another
+        # store would answer "not stored" for them and write second copies elsewhere.
+        steps.append(f"secret-service: present, but {problem} — chosen anyway (a store that "
+                     "is only temporarily unusable is never swapped for another)")
+    else:
         steps.append(f"secret-service: not usable — {problem}")
         return None
-    steps.append("secret-service: reachable and unlocked — chosen")
     return SecretServiceBackend
 
 

@@ -118,19 +118,19 @@ class EphemeralStorage:
         self._lock = threading.Lock()
 
     def save(self, key: str, value: dict[str, Any]) -> None:
-        validate_name(key)
+        key = validate_name(key)
         text = encode(value)
         with self._lock:
             self._data[key] = text
 
     def get(self, key: str) -> dict[str, Any] | None:
-        validate_name(key)
+        key = validate_name(key)
         with self._lock:
             text = self._data.get(key)
         return None if text is None else decode(text, key, "EphemeralStorage")
 
     def delete(self, key: str) -> bool:
-        validate_name(key)
+        key = validate_name(key)
         with self._lock:
             return self._data.pop(key, None) is not None
 
@@ -316,10 +316,8 @@ class OnePasswordStorage:
         transport: OnePasswordTransport | None = None,
         op_path: str | None = None,
     ) -> None:
-        validate_name(name, kind="server name")
-        validate_name(vault, kind="vault name")
-        self.name = name
-        self.vault = vault
+        self.name = validate_name(name, kind="server name")
+        self.vault = validate_name(vault, kind="vault name")
         self._transport = transport
         self._op_path = op_path
 
@@ -334,16 +332,16 @@ class OnePasswordStorage:
     def save(self, key: str, value: dict[str, Any]) -> None:
         from mcp_secrets.backends.onepassword import tag_for
 
-        validate_name(key)
+        key = validate_name(key)
         encode(value)  # the same exact-round-trip check as every other store
         self.transport.save_item(self.vault, key, value, tag_for(self.name))
 
     def get(self, key: str) -> dict[str, Any] | None:
-        validate_name(key)
+        key = validate_name(key)
         return self.transport.get_item(self.vault, key)
 
     def delete(self, key: str) -> bool:
-        validate_name(key)
+        key = validate_name(key)
         return self.transport.delete_item(self.vault, key)
 
     def list(self) -> builtins.list[str]:

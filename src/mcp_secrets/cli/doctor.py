@@ -166,11 +166,34 @@ def _window_kind() -> dict[str, Any]:
     return {"kind": sel.kind, "kind_reason": sel.reason, "kind_steps": sel.steps}
 
 
+def damage_check() -> list[dict[str, str]]:
+    """Servers whose index disagrees with the store (ghosts, unlisted secrets, orphan chunks,
+    an unreadable index), each with the command that repairs it. Changes nothing."""
+    from mcp_secrets.cli.commands import describe_repair, open_storage, servers_in_store
+    from mcp_secrets.storage import MCPSecretsStorage
+
+    found: list[dict[str, str]] = []
+    for server in servers_in_store() or []:
+        try:
+            report = open_storage(server, profile="default").check()
+        except Exception as exc:
+            found.append({"server": server, "found": _describe_exc(exc),
+                          "fix": f"mcp-secrets repair {server}"})
+            continue
+        if MCPSecretsStorage.damaged(report):
+            found.append({"server": server, "found": describe_repair(report),
+                          "fix": f"mcp-secrets repair {server}"})
+    return found
+
+
 def _fix(diag: Diagnosis, rt: RoundTrip) -> str | None:
     if rt.ok:
         return None
     if diag.fix:
         return diag.fix
+    if rt.detail.startswith("locked:"):
+        return ("unlock the keyring as said above; the encrypted file store is not used in its "
+                "place (it would be a separate store without these secrets)")
     return (
         "start or unlock your desktop keychain (gnome-keyring / KWallet), or set "
         "MCP_SECRETS_PASSPHRASE to use the encrypted file store"
@@ -193,6 +216,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     # With no store chosen there is nothing to test; the diagnosis already says why.
     rt = roundtrip() if diag.backend else RoundTrip(False, "no store was chosen")
     display = display_check()
+    damage = damage_check() if rt.ok else []
     report: dict[str, Any] = {
         "ok": rt.ok,
         "backend": rt.backend or diag.backend,
@@ -209,6 +233,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         "display": display,
         "display_fix": _display_fix(display),
         "backend_override": _backend_override(),
+        "damage": damage,
     }
     if args.json:
         print(json.dumps(report, indent=2))
@@ -254,6 +279,8 @@ def _print_human(r: dict[str, Any]) -> None:
         lines.append(f"fix:      {r['fix']}")
     if r["display_fix"]:
         lines.append(f"dialog fix: {r['display_fix']}")
+    for hurt in r["damage"]:
+        lines.append(f"damage:   {hurt['server']}: {hurt['found']}; run `{hurt['fix']}`")
     lines.append("verdict:  " + ("OK — secrets can be stored and read" if r["ok"]
                                  else "NOT USABLE — see fix above"))
     print("\n".join(lines))

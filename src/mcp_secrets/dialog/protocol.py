@@ -14,7 +14,8 @@ label); its value is exactly one of them, and so is its ``default`` if given. ``
 belongs to ``choice`` fields only. The verification code is the first ``XXXX-XXXX`` in the
 description.
 
-Rules chosen where the seeds are silent (the seeds' Rust dialogs accept the same input):
+Rules chosen here (other programs speaking this protocol, such as the original Rust dialogs,
+accept the same input, except that they predate ``choice``):
 
 - ``title`` and ``fields`` and each field's ``name`` and ``field_type`` are required; ``label``
   defaults to the name, ``required`` to ``false``, the other strings to empty/``null``.
