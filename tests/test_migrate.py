@@ -74,10 +74,15 @@ def client_env(p: Planted, bus: str, entry_env: dict[str, Any]) -> dict[str, str
             **{k: str(v) for k, v in entry_env.items()}}
 
 
-def assert_no_value_in(p: Planted, text: str, *, but_remote: bool = True) -> None:
-    remote_values = {v for key, v in p.secrets.items() if key in p.remote}
+def staying(p: Planted) -> set[tuple[Path, str, str]]:
+    """What migrate cannot move: a token in a remote URL's query string."""
+    return {key for key in p.remote if key[2] == "url"}
+
+
+def assert_no_value_in(p: Planted, text: str) -> None:
+    kept = {v for key, v in p.secrets.items() if key in staying(p)}
     for key, value in p.secrets.items():
-        if but_remote and (key in p.remote or value in remote_values):
+        if key in staying(p) or value in kept:
             continue
         assert value not in text, f"{key} still holds its value"
 
@@ -103,14 +108,17 @@ def test_migrate_moves_every_key_and_every_server_still_starts_with_it(
     assert stored(p, bus, "stripe", "API_KEY") == p.k["stripe"]
     assert stored(p, bus, "Anthropic Helper", "ANTHROPIC_API_KEY") == p.k["continue"]
 
-    # no config holds a moved value; remote entries are left as they were
+    # remote entries' header tokens are stored too (only the token part of "Bearer …")
+    assert stored(p, bus, "remote-github", "AUTHORIZATION") == p.k["remote_gh"]
+    assert stored(p, bus, "remote", "X_API_KEY") == p.k["bearer"]
+
+    # no config holds a moved value; a token in a URL's query string is left, with the reason
     for f in p.files.values():
         assert_no_value_in(p, f.read_text())
-    assert p.k["remote_gh"] in p.files["claude_code"].read_text()
+    assert "query string cannot be moved" in r.stdout
     for key in ("claude_desktop", "claude_code", "cursor", "windsurf", "cline", "roo",
                 "gemini", "lmstudio", "mcp_json", "roo_project"):
         json.loads(p.files[key].read_text())  # strict JSON stays strict JSON
-    assert "remote server" in r.stdout or "needs the proxy" in r.stdout
 
     # modes kept; backups are 0600 copies of the originals, and the user is told where
     for f, mode in modes.items():
@@ -122,13 +130,13 @@ def test_migrate_moves_every_key_and_every_server_still_starts_with_it(
     assert all(stat.S_IMODE(b.stat().st_mode) == 0o600 for b in backups)
     assert "rm -r" in r.stdout
 
-    # scan finds nothing but the remote entries now
+    # scan finds nothing but the URL's query token now
     s = cli("scan", "--json", home=p.home, cwd=p.project, bus=bus)
     left = {(Path(f["file"]), f["server"], f["field"]) for f in json.loads(s.stdout)["findings"]}
-    assert left == p.remote
+    assert left == staying(p)
 
     # every rewritten entry, launched as its client would, gives the server the original value
-    launched = 0
+    launched = proxied = 0
     for f in set(p.files.values()):
         for entry in load(f, for_path(f)).entries:
             launch = launch_of(entry.data)
@@ -136,6 +144,9 @@ def test_migrate_moves_every_key_and_every_server_still_starts_with_it(
                 continue
             assert Path(launch.command).is_absolute()
             args = [str(a) for a in launch.args]
+            if args[0] == "proxy":  # remote entries: tests/test_migrate_remote.py launches them
+                proxied += 1
+                continue
             name = args[args.index(str(PROBE)) + 1]
             subprocess.run([launch.command, *args], env=client_env(p, bus, launch.env),
                            stdin=subprocess.DEVNULL, timeout=60, check=True)
@@ -149,6 +160,7 @@ def test_migrate_moves_every_key_and_every_server_still_starts_with_it(
                     assert value in got["argv"], (f, server, field)
             launched += 1
     assert launched == len({(f, s) for f, s, _ in p.secrets} - {(f, s) for f, s, _ in p.remote})
+    assert proxied == len(p.remote - staying(p))
 
     # idempotent: a second run changes nothing
     after = snapshot(p)
@@ -186,11 +198,12 @@ def test_every_byte_outside_the_edited_entries_is_kept(planted: Planted, bus: st
     # JSON and JSONC: compare the text with the edited entries cut out, byte for byte
     json_edits = {
         "claude_code": {("mcpServers", "slack"), ("projects", str(p.project), "mcpServers",
-                                                   "stripe")},
+                                                   "stripe"),
+                        ("projects", str(p.project), "mcpServers", "remote-github")},
         "vscode": {("servers", "anthropic")},
         "zed": {("context_servers", "claude-helper"), ("context_servers", "legacy")},
         "cursor": {("mcpServers", "github"), ("mcpServers", "google-maps")},
-        "gemini": {("mcpServers", "maps")},
+        "gemini": {("mcpServers", "maps"), ("mcpServers", "remote")},
     }
     for key, edited in json_edits.items():
         assert _outside(before[key], _entry_spans(before[key], edited)) == \

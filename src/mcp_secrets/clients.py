@@ -30,6 +30,7 @@ class Location:
     servers: tuple[str, ...]  # key paths of the server containers (see the module docstring)
     user: Mapping[OSName, tuple[str, ...]]  # per-OS path templates
     project: tuple[str, ...] = ()
+    command_key: str = "command"  # what a new stdio entry's command is called (Goose: "cmd")
 
 
 def _every_os(*paths: str) -> dict[OSName, tuple[str, ...]]:
@@ -92,7 +93,7 @@ LOCATIONS: tuple[Location, ...] = (
         "macos": ("~/.config/goose/config.yaml",),
         "windows": ("{appdata}/Block/goose/config/config.yaml",),
         "linux": ("{config}/goose/config.yaml",),
-    }),
+    }, command_key="cmd"),
     Location("LM Studio", "json", MCP, _every_os("~/.lmstudio/mcp.json")),
 )
 
@@ -103,6 +104,10 @@ COMMAND_KEYS = ("command", "cmd")
 ENV_KEYS = ("env", "envs")
 URL_KEYS = ("url", "serverUrl", "httpUrl", "uri")
 HEADER_KEYS = ("headers", "http_headers")
+# A remote entry's transport field (set to "stdio" when migrate puts it behind the proxy), and
+# the keys by which Codex names environment variables that hold a remote server's token.
+TYPE_KEYS = ("type",)
+ENV_HEADER_KEYS = ("bearer_token_env_var", "env_http_headers")
 
 
 def current_os() -> OSName:

@@ -96,3 +96,7 @@ class ConfigFileError(SecretsError):
 class MigrationError(SecretsError):
     """`mcp-secrets migrate` stopped before changing a file (values could not be stored, or a
     config cannot be rewritten safely). The message says what to do."""
+
+
+class ProxyConfigError(SecretsError, ValueError):
+    """`mcp-secrets proxy` was given a URL or header it cannot use; nothing was started."""

@@ -32,6 +32,7 @@ class Node:
     members: dict[str, Node] = field(default_factory=dict)  # objects: key -> value node
     items: list[Node] = field(default_factory=list)  # arrays
     kind: str = "scalar"  # "object", "array" or "scalar"
+    key_start: int = -1  # an object member's value: where its key's opening quote sits
 
 
 def parse(text: str, *, what: str = "the file") -> Node:
@@ -134,6 +135,7 @@ class _Parser:
                 break
             if self.t[self.i] != '"':
                 raise self.fail("expected a quoted key")
+            key_start = self.i
             key = self.string()
             self.skip()
             if self.i >= len(self.t) or self.t[self.i] != ":":
@@ -141,6 +143,7 @@ class _Parser:
             self.i += 1
             self.skip()
             child = self.value()
+            child.key_start = key_start
             node.members[key] = child
             node.value[key] = child.value
             self.skip()

@@ -1,5 +1,6 @@
 """Move the plaintext secrets `scan` finds into the store and rewrite each entry to launch
-through `mcp-secrets run`, which puts the values back into the server's environment.
+through `mcp-secrets run`, which puts the values back into the server's environment, or, for a
+remote (url + headers) entry, through `mcp-secrets proxy`, which adds the headers itself.
 
 Order matters: every file is read and planned first (a malformed or read-only file stops
 everything), then every value is stored (a store failure stops everything), and only then are
@@ -11,6 +12,17 @@ A value that was a whole argument is named after the flag before it (``--api-key
 ``API_KEY``), else ``ARG_N`` (its position in the original args). If the store already holds a
 *different* value under that name (two clients, one server name, two keys), ``_2``, ``_3``, … is
 appended rather than overwrite it.
+
+Remote entries: a secret header becomes secret ``NAME`` of the entry's server, the header's name
+upper-cased with ``_`` for other characters (``Authorization`` → ``AUTHORIZATION``,
+``X-API-Key`` → ``X_API_KEY``). A value of the form ``Scheme credential`` (``Bearer …``,
+``Token …``) stores only the credential and keeps the scheme in the config; ``Authorization:
+Bearer …`` becomes ``--bearer REF``, any other header ``--header 'Name: [Scheme ]REF'``. Headers
+that hold no secret move into the args as written, since the client no longer sends them. The
+entry becomes a stdio one: its url key is replaced, in place, by the command and args, the header
+tables go, and a ``type`` field says ``stdio``. Left unchanged, with the reason: a token in the
+URL's query string (moving it would put it in an argv), an SSE server (the proxy speaks
+streamable HTTP), and Codex entries that already take a token from an environment variable.
 """
 
 from __future__ import annotations
@@ -29,9 +41,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mcp_secrets.configs import Document, Entry, is_remote, launch_of, parse_text
+from mcp_secrets.clients import ENV_HEADER_KEYS, HEADER_KEYS, TYPE_KEYS
+from mcp_secrets.configs import Document, Entry, is_remote, launch_of, parse_text, url_of
 from mcp_secrets.errors import MigrationError, SecretsError
-from mcp_secrets.rewrite import LaunchEdit, apply
+from mcp_secrets.rewrite import Edit, LaunchEdit, RemoteEdit, apply
 from mcp_secrets.scan import Finding, arg_index, scan, scan_entry
 
 #: Stores a value: (server, profile, name, value). Replaceable so a test can cut the keychain
@@ -47,6 +60,12 @@ class Move:
     server: str  # the store scope (the entry's name, made a valid server name)
     name: str  # the secret's name in that scope
     profile: str  # the profile it is stored in; named in the reference unless the default
+    part: str | None = field(default=None, repr=False)  # the part of the value that is stored
+
+    @property
+    def value(self) -> str:
+        """What goes into the store: the whole finding, or its credential (`Bearer` dropped)."""
+        return self.finding.value if self.part is None else self.part
 
     @property
     def reference(self) -> str:
@@ -127,14 +146,19 @@ def plan(paths: Iterable[Path] = (), *, profile: str | None = None,
     out = Plan()
     taken: dict[tuple[str, str], str] = {}  # (server, name) -> value, within this run
     for doc in result.documents:
-        edits: list[LaunchEdit] = []
+        edits: list[Edit] = []
         moves: list[Move] = []
         for entry in doc.entries:
             findings, _ = scan_entry(doc, entry)
             if not findings:
                 continue
-            edit, entry_moves, skipped = _plan_entry(entry, findings, exe, chosen, taken,
-                                                     lookup)
+            edit: Edit | None
+            if is_remote(entry.data):
+                edit, entry_moves, skipped = _plan_remote(doc, entry, findings, exe, chosen,
+                                                          taken, lookup)
+            else:
+                edit, entry_moves, skipped = _plan_entry(entry, findings, exe, chosen, taken,
+                                                         lookup)
             out.skipped += skipped
             if edit is not None:
                 edits.append(edit)
@@ -150,9 +174,6 @@ def plan(paths: Iterable[Path] = (), *, profile: str | None = None,
 def _plan_entry(entry: Entry, findings: list[Finding], exe: str, profile: str,
                 taken: dict[tuple[str, str], str], lookup: Lookup,
                 ) -> tuple[LaunchEdit | None, list[Move], list[Skipped]]:
-    if is_remote(entry.data):
-        why = "a remote server (url + headers): `run` cannot wrap it; it needs the proxy"
-        return None, [], [Skipped(f, why) for f in findings]
     launch = launch_of(entry.data)
     if not isinstance(launch.command, str) or launch.cmd_key is None:
         return None, [], [Skipped(f, "the entry has no command to wrap") for f in findings]
@@ -196,6 +217,70 @@ def _plan_entry(entry: Entry, findings: list[Finding], exe: str, profile: str,
     edit = LaunchEdit(entry.where, launch.nested, launch.cmd_key, launch.env_key, exe,
                       new_args, tuple(drop))
     return edit, moves, skipped
+
+
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9._-]*")
+
+
+def _plan_remote(doc: Document, entry: Entry, findings: list[Finding], exe: str, profile: str,
+                 taken: dict[tuple[str, str], str], lookup: Lookup,
+                 ) -> tuple[RemoteEdit | None, list[Move], list[Skipped]]:
+    """A remote entry as a stdio entry that launches `mcp-secrets proxy URL` with references."""
+    def leave(why: str) -> tuple[None, list[Move], list[Skipped]]:
+        return None, [], [Skipped(f, why) for f in findings]
+
+    data = entry.data
+    url_key, url = url_of(data) or ("", None)
+    if any(f.field == "url" for f in findings):
+        return leave("a token in the URL's query string cannot be moved: the proxy would carry "
+                     "it in its argv. Ask the provider for header authentication, or keep the "
+                     "file private")
+    if not isinstance(url, str) or not url.lower().startswith(("http://", "https://")):
+        return leave("the remote server's address is not an http(s) URL")
+    type_key = next((k for k in TYPE_KEYS if k in data), None)
+    kind = str(data.get(type_key, "")).lower() if type_key else ""
+    gemini_sse = doc.client == "Gemini CLI" and url_key == "url"  # Gemini: url = SSE
+    if "sse" in kind or gemini_sse or url.rstrip("/").lower().endswith("/sse"):
+        return leave("an SSE server: `mcp-secrets proxy` speaks streamable HTTP only")
+    if any(k in data for k in ENV_HEADER_KEYS):
+        return leave("the entry also takes a token from an environment variable "
+                     f"({', '.join(k for k in ENV_HEADER_KEYS if k in data)}); move it by hand "
+                     "to `mcp-secrets proxy URL --bearer env://VAR`")
+    secret = {f.field[len("headers."):]: f for f in findings if f.field.startswith("headers.")}
+    server = server_scope(entry.server)
+    moves: list[Move] = []
+    args = ["proxy", url]
+    drop = tuple(k for k in HEADER_KEYS if k in data)
+    for key in drop:
+        headers = data[key]
+        if not isinstance(headers, dict):
+            return leave(f"its {key} is not a table of header names and values")
+        for name, value in headers.items():
+            if not isinstance(value, str):
+                return leave(f"header {name} is not a string")
+            f = secret.get(str(name))
+            if f is None:
+                if str(name).lower() == "authorization":
+                    return leave("its Authorization header holds a value the client fills in "
+                                 "(a placeholder); the proxy needs a secret reference there")
+                args += ["--header", f"{name}: {value}"]
+                continue
+            scheme, _, credential = value.strip().partition(" ")
+            credential = credential.strip()
+            if not credential or " " in credential or not _SCHEME.fullmatch(scheme):
+                scheme, credential = "", value.strip()
+            label = re.sub(r"[^A-Za-z0-9]+", "_", str(name)).strip("_").upper() or "HEADER"
+            move = Move(f, server, _free_name(server, profile, label, credential, taken, lookup),
+                        profile, credential)
+            moves.append(move)
+            if str(name).lower() == "authorization" and scheme.lower() == "bearer":
+                args += ["--bearer", move.reference]
+            else:
+                args += ["--header", f"{name}: {scheme + ' ' if scheme else ''}{move.reference}"]
+    if not moves:
+        return leave("no header of this remote entry holds the secret")
+    cmd_key = doc.location.command_key
+    return RemoteEdit(entry.where, url_key, cmd_key, exe, args, drop, type_key), moves, []
 
 
 def _is_wrapped(command: str, args: list[str]) -> bool:
@@ -286,7 +371,7 @@ def run(the_plan: Plan, *, store: Store | None = None) -> Outcome:
         if key in done:
             continue
         try:
-            store(move.server, move.profile, move.name, move.finding.value)
+            store(move.server, move.profile, move.name, move.value)
         except SecretsError as exc:
             raise MigrationError(_store_fix(exc)) from None
         done.add(key)
@@ -355,8 +440,8 @@ def _changed(doc: Document) -> str:
 def masked_diff(fp: FilePlan) -> str:
     """A unified diff of the change with every moved value replaced by a marker."""
     def mask(text: str) -> str:
-        for move in fp.moves:
-            value = move.finding.value
+        values = {v for move in fp.moves for v in (move.finding.value, move.value)}
+        for value in sorted(values, key=len, reverse=True):
             for form in {value, json.dumps(value, ensure_ascii=False)[1:-1],
                          json.dumps(value)[1:-1]}:
                 if form:

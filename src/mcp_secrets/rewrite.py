@@ -1,5 +1,9 @@
 """Rewrite one server entry's command, args and env inside a config text, touching nothing else.
 
+A `LaunchEdit` changes a local (stdio) entry's command, args and env. A `RemoteEdit` turns a
+remote entry into a stdio one: the url key becomes the command and args (in its place), the
+header tables go, and a `type` field says ``stdio``; the entry's other keys stay.
+
 JSON and JSONC are edited as text: only the spans of the values we change are replaced, so
 comments, key order, indentation and every unrelated key stay byte for byte. TOML goes through
 tomlkit and YAML through ruamel.yaml's round-trip mode, both of which keep comments and order.
@@ -28,7 +32,21 @@ class LaunchEdit:
     drop_env: tuple[str, ...]  # env variables whose values moved to the store
 
 
-def apply(text: str, fmt: str, edits: Sequence[LaunchEdit]) -> str:
+@dataclass(frozen=True)
+class RemoteEdit:
+    where: tuple[Key, ...]  # the entry's key path
+    url_key: str  # replaced, in its place, by cmd_key and "args"
+    cmd_key: str  # "command", or Goose's "cmd"
+    command: str
+    args: list[str]
+    drop: tuple[str, ...]  # keys removed from the entry (the header tables)
+    type_key: str | None  # the entry's transport field, set to "stdio" (None: it has none)
+
+
+Edit = LaunchEdit | RemoteEdit
+
+
+def apply(text: str, fmt: str, edits: Sequence[Edit]) -> str:
     if fmt in ("json", "jsonc"):
         return _json(text, edits)
     if fmt == "toml":
@@ -40,7 +58,7 @@ def apply(text: str, fmt: str, edits: Sequence[LaunchEdit]) -> str:
 
 # --- JSON / JSONC: span edits ------------------------------------------------------------------
 
-def _json(text: str, edits: Sequence[LaunchEdit]) -> str:
+def _json(text: str, edits: Sequence[Edit]) -> str:
     from mcp_secrets import jsonc
 
     root = jsonc.parse(text)
@@ -49,6 +67,9 @@ def _json(text: str, edits: Sequence[LaunchEdit]) -> str:
         node = root
         for k in edit.where:
             node = node.members[k] if isinstance(k, str) else node.items[k]
+        if isinstance(edit, RemoteEdit):
+            spans += _json_remote(text, node, edit)
+            continue
         launch = node.members["command"] if edit.nested else node
         cmd = launch.members[edit.cmd_key]
         spans.append((cmd.start, cmd.end, _dumps(edit.command)))
@@ -66,6 +87,35 @@ def _json(text: str, edits: Sequence[LaunchEdit]) -> str:
     for start, end, new in sorted(spans, reverse=True):
         text = text[:start] + new + text[end:]
     return text
+
+
+def _json_remote(text: str, entry: Any, edit: RemoteEdit) -> list[tuple[int, int, str]]:
+    """The url member becomes command and args where it stood; dropped members go with the
+    comma that separated them; the type's value becomes "stdio"."""
+    from mcp_secrets import jsonc
+
+    url = entry.members[edit.url_key]
+    colon = text[url.key_start:url.start][len(_dumps(edit.url_key)):]  # `: ` as the file has it
+    inline = "\n" not in text[entry.start:entry.end]
+    sep = ", " if inline else "," + _newline(text) + jsonc.line_indent(text, url.key_start)
+    spans = [(url.key_start, url.end, f"{_dumps(edit.cmd_key)}{colon}{_dumps(edit.command)}"
+                                      f"{sep}\"args\"{colon}{_array(text, None, edit.args)}")]
+    names = list(entry.members)
+    for key in edit.drop:
+        if key not in entry.members:
+            continue
+        member = entry.members[key]
+        i = names.index(key)
+        if i + 1 < len(names):  # up to the next member's key: this member and its comma
+            spans.append((member.key_start, entry.members[names[i + 1]].key_start, ""))
+        elif i > 0:  # the last one: from the end of the one before
+            spans.append((entry.members[names[i - 1]].end, member.end, ""))
+        else:
+            spans.append((member.key_start, member.end, ""))
+    if edit.type_key is not None and edit.type_key in entry.members:
+        t = entry.members[edit.type_key]
+        spans.append((t.start, t.end, _dumps("stdio")))
+    return spans
 
 
 def _dumps(value: Any) -> str:
@@ -107,7 +157,7 @@ def _object(text: str, node: Any, keep: list[str]) -> str:
 
 # --- TOML: tomlkit -----------------------------------------------------------------------------
 
-def _toml(text: str, edits: Sequence[LaunchEdit]) -> str:
+def _toml(text: str, edits: Sequence[Edit]) -> str:
     import tomlkit
 
     doc = tomlkit.parse(text)
@@ -115,6 +165,17 @@ def _toml(text: str, edits: Sequence[LaunchEdit]) -> str:
         table: Any = doc
         for k in edit.where:
             table = table[k]
+        if isinstance(edit, RemoteEdit):
+            for key in (edit.url_key, *edit.drop):
+                if key in table:
+                    del table[key]
+            if edit.type_key is not None and edit.type_key in table:
+                table[edit.type_key] = "stdio"
+            table[edit.cmd_key] = edit.command
+            arr = tomlkit.array()
+            arr.extend(edit.args)
+            table["args"] = arr
+            continue
         if edit.nested:
             table = table["command"]
         table[edit.cmd_key] = edit.command
@@ -134,7 +195,7 @@ def _toml(text: str, edits: Sequence[LaunchEdit]) -> str:
 
 # --- YAML: ruamel.yaml round trip --------------------------------------------------------------
 
-def _yaml(text: str, edits: Sequence[LaunchEdit]) -> str:
+def _yaml(text: str, edits: Sequence[Edit]) -> str:
     from io import StringIO
 
     from ruamel.yaml import YAML
@@ -151,6 +212,16 @@ def _yaml(text: str, edits: Sequence[LaunchEdit]) -> str:
         node: Any = data
         for k in edit.where:
             node = node[k]
+        if isinstance(edit, RemoteEdit):
+            pos = list(node).index(edit.url_key)
+            del node[edit.url_key]
+            node.insert(pos, edit.cmd_key, edit.command)
+            node.insert(pos + 1, "args", CommentedSeq(edit.args))
+            for key in edit.drop:
+                node.pop(key, None)
+            if edit.type_key is not None and edit.type_key in node:
+                node[edit.type_key] = "stdio"
+            continue
         if edit.nested:
             node = node["command"]
         node[edit.cmd_key] = edit.command

@@ -114,10 +114,13 @@ def scan_entry(doc: Document, entry: Entry) -> tuple[list[Finding], list[Notice]
             for name, value in headers.items():
                 found(f"headers.{name}", value, classify(value, str(name), header=True))
     args = launch.args
+    proxied = _is_proxy(launch.command, args)
     for i, arg in enumerate(args):
         if not isinstance(arg, str):
             continue
         if arg.startswith("mcp-secrets://") or _is_reference(arg):
+            if proxied:  # `mcp-secrets proxy` resolves it into a header, never an argv
+                continue
             notices.append(Notice(doc.client, str(doc.path), entry.server, f"args[{i}]",
                                   "a reference as a whole argument: its value enters argv "
                                   "(visible in the process list); prefer an env variable"))
@@ -133,6 +136,14 @@ def scan_entry(doc: Document, entry: Entry) -> tuple[list[Finding], list[Notice]
     if url is not None:
         found("url", url[1], classify(url[1], url[0], url=True))
     return findings, notices
+
+
+def _is_proxy(command: object, args: list[object]) -> bool:
+    """An entry that `migrate` put behind `mcp-secrets proxy`."""
+    import os
+
+    return (isinstance(command, str) and args[:1] == ["proxy"]
+            and os.path.basename(command).lower() in ("mcp-secrets", "mcp-secrets.exe"))
 
 
 def _is_reference(text: str) -> bool:

@@ -82,8 +82,10 @@ def scrub(message: str, argv: Sequence[str], known: set[str]) -> str:
 
 def _commands() -> dict[str, Handler]:
     from mcp_secrets.cli import commands, doctor
+    from mcp_secrets.cli.proxy import cmd_proxy
 
     return {
+        "proxy": cmd_proxy,
         "set": commands.cmd_set, "get": commands.cmd_get, "list": commands.cmd_list,
         "delete": commands.cmd_delete, "clear": commands.cmd_clear, "doctor": doctor.cmd_doctor,
         "repair": commands.cmd_repair,
@@ -168,6 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_run_parser(sub, [prof])
 
+    from mcp_secrets.cli import proxy
+
+    proxy.add_parser(sub)
+
     doc = sub.add_parser("doctor", help="which store is used, why, whether it works, how to fix")
     doc.add_argument("--json", action="store_true")
 
@@ -185,7 +191,7 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
         raise CLIError(scrub(str(exc), argv, _known_words(parser)), exc.code) from None
     if args.command is None:
         raise CLIError("no command given: use one of set, get, list, delete, clear, repair, run, "
-                       "doctor, scan, migrate (see: mcp-secrets --help)", EXIT_USAGE)
+                       "proxy, doctor, scan, migrate (see: mcp-secrets --help)", EXIT_USAGE)
     if unknown:
         if args.command == "set":
             args.extra = [*getattr(args, "extra", []), *unknown]

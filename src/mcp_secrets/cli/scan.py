@@ -72,7 +72,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
         if result.findings:
             remote = sum(f.remote for f in result.findings)
             print(f"\n{len(result.findings)} plaintext secret(s) in {files} config file(s)"
-                  + (f" ({remote} in remote entries, which need the proxy)" if remote else "")
+                  + (f" ({remote} in remote entries, which migrate puts behind "
+                     "`mcp-secrets proxy`)" if remote else "")
                   + ". Move them into the keychain with: mcp-secrets migrate")
         elif not result.errors:
             print(f"no plaintext secrets found in {files} config file(s)")
@@ -90,7 +91,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         f = s.finding
         print(f"left unchanged: {f.file}: {f.server} {f.field} ({f.kind}): {s.reason}")
     if not plan.files:
-        print("nothing to migrate" + (" that `run` can wrap" if plan.skipped else ""))
+        print("nothing to migrate" + (" that can be moved safely" if plan.skipped else ""))
         return EXIT_OK
     if args.dry_run:
         for fp in plan.files:
@@ -111,7 +112,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             raise CLIError("not confirmed; nothing was changed")
     outcome = migrate.run(plan)
     print(f"\nstored {outcome.stored} secret(s); rewrote {len(outcome.written)} file(s) to "
-          "launch through `mcp-secrets run`. Restart the MCP clients to pick the change up.")
+          "launch through `mcp-secrets run` (local servers) or `mcp-secrets proxy` (remote "
+          "ones). Restart the MCP clients to pick the change up.")
     if outcome.backups:
         where = outcome.backups[0].parent
         print(f"The backups still hold the plaintext keys ({len(outcome.backups)} file(s) in "
