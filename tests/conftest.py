@@ -21,7 +21,7 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.pop("DBUS_SESSION_BUS_ADDRESS", None)
     os.environ.pop("DISPLAY", None)
     for var in ("SECRETS_STORAGE_CLEAR", "MCP_BYPASS_SECRET_USE_CONFIRM", "MCP_SECRETS_BACKEND",
-                "MCP_SECRETS_PASSPHRASE", "MCP_SECRETS_DIALOG"):
+                "MCP_SECRETS_PASSPHRASE", "MCP_SECRETS_DIALOG", "MCP_SECRETS_DIALOG_KIND"):
         os.environ.pop(var, None)
     try:
         for start in (lambda: rig.start_secret_service(home), rig.start_xvfb):

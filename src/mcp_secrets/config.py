@@ -103,6 +103,11 @@ DIALOG = declare(
     "MCP_SECRETS_DIALOG",
     "A program that speaks the dialog protocol, used instead of the built-in dialog.",
 )
+DIALOG_KIND = declare(
+    "MCP_SECRETS_DIALOG_KIND",
+    "Which built-in dialog window to open: `tk`, `zenity`, `kdialog`, `osascript` or "
+    "`powershell` (default: Tk if this Python has it, else the platform's own tool).",
+)
 DIALOG_TIMEOUT = declare(
     "MCP_SECRETS_DIALOG_TIMEOUT",
     "Seconds the human has to answer the dialog before it is closed.",

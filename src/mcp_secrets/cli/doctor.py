@@ -130,6 +130,7 @@ def display_check() -> dict[str, Any]:
         "tk_version": None,
         "tk_opens_display": False,
         "detail": "",
+        **_window_kind(),
     }
     problem = display_problem()
     if problem:
@@ -151,6 +152,18 @@ def display_check() -> dict[str, Any]:
     elif not info["detail"]:
         info["detail"] = "Tk could not open the display: " + proc.stdout.partition("NO:")[2].strip()
     return info
+
+
+def _window_kind() -> dict[str, Any]:
+    """Which window the dialog would open here (Tk, zenity, kdialog, osascript, PowerShell)."""
+    from mcp_secrets.dialog import kinds
+    from mcp_secrets.errors import DialogError
+
+    try:
+        sel = kinds.choose()
+    except DialogError as exc:
+        return {"kind": None, "kind_reason": str(exc), "kind_steps": []}
+    return {"kind": sel.kind, "kind_reason": sel.reason, "kind_steps": sel.steps}
 
 
 def damage_check() -> list[dict[str, str]]:
@@ -188,7 +201,9 @@ def _fix(diag: Diagnosis, rt: RoundTrip) -> str | None:
 
 
 def _display_fix(display: dict[str, Any]) -> str | None:
-    if display["tk_opens_display"] or display["dialog_override"]:
+    if display["dialog_override"] or (display["kind"] or "tk") != "tk":
+        return None
+    if display["tk_opens_display"]:
         return None
     return ("without a display the dialog cannot collect secrets; store them with "
             "`mcp-secrets set SERVER NAME` instead, or run under a desktop session / Xvfb")
@@ -256,8 +271,10 @@ def _print_human(r: dict[str, Any]) -> None:
     shown = d["DISPLAY"] or d["WAYLAND_DISPLAY"] or "unset"
     tk = f"Tk {d['tk_version']}" if d["tk_version"] else "no Tk"
     lines.append(f"dialog:   display {shown}, {tk}: {d['detail']}")
+    lines.append(f"window:   {d['kind'] or 'none'} ({d['kind_reason']})")
+    lines += [f"          - {step}" for step in d["kind_steps"]]
     if d["dialog_override"]:
-        lines.append(f"          MCP_SECRETS_DIALOG={d['dialog_override']}")
+        lines.append(f"          MCP_SECRETS_DIALOG={d['dialog_override']} (used instead)")
     if r["fix"]:
         lines.append(f"fix:      {r['fix']}")
     if r["display_fix"]:

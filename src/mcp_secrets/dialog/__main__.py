@@ -38,6 +38,16 @@ def _error(message: str) -> None:
 
 
 def _collect(template: Template) -> dict[str, str] | None:
+    from mcp_secrets.dialog import kinds
+
+    selection = kinds.choose()  # Tk if it can run here, else the platform's own tool
+    if selection.kind != "tk":
+        try:
+            return kinds.collect(selection, template)
+        except NoDisplayError as exc:
+            skipped = [step for step in selection.steps if not step.endswith(": available")]
+            why = f"{exc}; before it, {'; '.join(skipped)}" if skipped else str(exc)
+            raise NoDisplayError(no_display_message(why)) from None
     try:
         from mcp_secrets.dialog import tk_app
     except ImportError:
@@ -71,7 +81,7 @@ def run(argv: list[str]) -> int:
         raise DialogError(f"bad template: {exc}") from None
     except (OSError, ValueError, AttributeError):
         raise DialogError("could not read the template: stdin is closed") from None
-    problem = display_problem()
+    problem = display_problem(wayland_ok=True)  # zenity and kdialog speak Wayland natively
     if problem:
         raise NoDisplayError(no_display_message(problem))
     values = _collect(template)

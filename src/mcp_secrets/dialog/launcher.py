@@ -69,7 +69,7 @@ _TK_ENV = {
     "PATH", "HOME", "USER", "LOGNAME", "DISPLAY", "WAYLAND_DISPLAY", "XAUTHORITY", "LANG",
     "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP", "VIRTUAL_ENV", "TCL_LIBRARY", "TK_LIBRARY",
     "SYSTEMROOT", "WINDIR", "USERPROFILE", "APPDATA", "LOCALAPPDATA", "COMSPEC", "PATHEXT",
-    "__CF_USER_TEXT_ENCODING",
+    "__CF_USER_TEXT_ENCODING", "MCP_SECRETS_DIALOG_KIND",
 }
 #: No PYTHON* variable: the isolated interpreter ignores them anyway, and none is needed.
 _TK_ENV_PREFIXES = ("LC_", "XDG_")
