@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -179,8 +179,8 @@ class FakeSDKClient:
     """FAKE of onepassword-sdk's authenticated `Client` (vaults.list, items.list/get/create):
     records how often it was authenticated and on which event loops it was used."""
 
-    authentications = 0
-    loops: set[int] = set()
+    authentications: ClassVar[int] = 0
+    loops: ClassVar[set[int]] = set()
 
     def __init__(self) -> None:
         import asyncio

@@ -371,19 +371,19 @@ class MCPSecretsStorage:
                 return _Index(names={str(n) for n in data}, dirty=True)
             names = data["names"]
             pending = data.get("pending", [])
-            if not isinstance(names, list) or not isinstance(pending, list):
-                raise TypeError
-            index = _Index(names={str(n) for n in names}, pending=[str(p) for p in pending])
-            if all(isinstance(n, str) for n in names) and names == sorted(names):
-                index.sorted_names = names  # as dumped: spares a sort when listing
-            return index
-        except (ValueError, TypeError, KeyError):
-            if tolerate_corrupt:
-                return _Index(dirty=True)
-            raise BackendError(
-                f"the secret index of {self.service} is unreadable; run "
-                f"`mcp-secrets doctor` or MCPSecretsStorage.repair() to rebuild it"
-            ) from None
+            if isinstance(names, list) and isinstance(pending, list):
+                index = _Index(names={str(n) for n in names}, pending=[str(p) for p in pending])
+                if all(isinstance(n, str) for n in names) and names == sorted(names):
+                    index.sorted_names = names  # as dumped: spares a sort when listing
+                return index
+        except (ValueError, TypeError, KeyError, AttributeError):
+            pass
+        if tolerate_corrupt:
+            return _Index(dirty=True)
+        raise BackendError(
+            f"the secret index of {self.service} is unreadable; run "
+            f"`mcp-secrets doctor` or MCPSecretsStorage.repair() to rebuild it"
+        )
 
     def _heal_pending(self, index: _Index, keep: str | None) -> None:
         """Drop names a killed writer indexed but never stored (checked only for `pending`)."""
