@@ -37,6 +37,7 @@ def _commands() -> dict[str, Handler]:
     return {
         "set": commands.cmd_set, "get": commands.cmd_get, "list": commands.cmd_list,
         "delete": commands.cmd_delete, "clear": commands.cmd_clear, "doctor": doctor.cmd_doctor,
+        "repair": commands.cmd_repair,
     }
 
 
@@ -85,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("server")
     c.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
 
+    rep = sub.add_parser("repair", help="rebuild a server's index from what is stored and drop "
+                                        "leftovers of interrupted writes (all servers if none)")
+    rep.add_argument("server", nargs="?")
+
     doc = sub.add_parser("doctor", help="which store is used, why, whether it works, how to fix")
     doc.add_argument("--json", action="store_true")
     return p
@@ -94,7 +99,7 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     parser = build_parser()
     args, unknown = parser.parse_known_args(list(argv))
     if args.command is None:
-        raise CLIError("no command given: use one of set, get, list, delete, clear, doctor "
+        raise CLIError("no command given: use one of set, get, list, delete, clear, repair, doctor "
                        "(see: mcp-secrets --help)", EXIT_USAGE)
     if unknown:
         if args.command == "set":
