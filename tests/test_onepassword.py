@@ -229,7 +229,11 @@ def test_sdk_authenticates_once_and_keeps_one_loop(monkeypatch: pytest.MonkeyPat
         return sdk.get_item("Dev", "api")  # a sync caller inside an async server
 
     assert asyncio.run(from_inside_a_running_loop()) == {"key": CANARY}
-    assert FakeSDKClient.authentications == 1
+    monkeypatch.setenv("OP_SERVICE_ACCOUNT_TOKEN", TOKEN_CANARY + "-shared")
+    first, second = OnePasswordStorage("a", vault="Dev"), OnePasswordStorage("b", vault="Dev")
+    assert first.transport is second.transport  # one client per token for the process
+    assert first.get("api") == second.get("api") == {"key": CANARY}
+    assert FakeSDKClient.authentications == 2  # one per token, never one per call
     assert len(FakeSDKClient.loops) == 1  # one long-lived loop, not asyncio.run per call
 SAVE_AND_HANG = """
 import sys

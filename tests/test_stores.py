@@ -1,6 +1,7 @@
-"""The seed-000 dict stores. KeyringStorage runs on the rig's real Secret Service,
-EncryptedFileStorage on real files; OnePasswordStorage here uses the FAKE `op` stand-in
-(tests/fake_op/op) because no 1Password account is reachable — see test_onepassword.py."""
+"""The dict-valued stores (the SecretStore protocol). KeyringStorage runs on the rig's real
+Secret Service, EncryptedFileStorage on real files; OnePasswordStorage here uses the FAKE `op`
+stand-in (tests/fake_op/op) because no 1Password account is reachable — see
+test_onepassword.py."""
 
 from __future__ import annotations
 

@@ -199,6 +199,9 @@ def test_a_third_party_store_plugs_in_without_editing_us(monkeypatch: pytest.Mon
         assert diag.backend == "vault-like" and diag.steps == ["vault-like: a plugin, reachable"
                                                                 " — chosen"]
         assert isinstance(selection.default_backend(), VaultLike)
+        probes = selection.probe_all()
+        assert probes["vault-like"] == Probe(True, "a plugin, reachable")
+        assert {"secret-service", "keyring", "file", "memory"} <= set(probes)
         assert selection.diagnose("memory").backend == "memory"
     finally:
         backends.unregister("vault-like")

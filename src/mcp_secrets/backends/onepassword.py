@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import hashlib
 import json
 import os
 import re
@@ -416,9 +417,18 @@ class OnePasswordSDK(OnePasswordTransport):
         return self._call(f"list items in vault {vault!r}", body)
 
 
+#: One SDK transport (so one authenticated client) per token for the whole process, keyed by
+#: the token's digest so the dict holds no token.
+_sdk_transports: dict[bytes, OnePasswordSDK] = {}
+
+
 def default_transport(op_path: str | None = None) -> OnePasswordTransport:
-    """The SDK when a service-account token is set, else the `op` CLI."""
+    """The SDK when a service-account token is set (shared by every store using that token),
+    else the `op` CLI."""
     token = config.OP_TOKEN.get()
     if token:
-        return OnePasswordSDK(token)
+        key = hashlib.sha256(token.encode("utf-8")).digest()
+        found = _sdk_transports.get(key)
+        return found if found is not None else _sdk_transports.setdefault(
+            key, OnePasswordSDK(token))
     return OpCLI(op_path)
