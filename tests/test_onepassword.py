@@ -229,12 +229,18 @@ def test_sdk_authenticates_once_and_keeps_one_loop(monkeypatch: pytest.MonkeyPat
         return sdk.get_item("Dev", "api")  # a sync caller inside an async server
 
     assert asyncio.run(from_inside_a_running_loop()) == {"key": CANARY}
+    assert FakeSDKClient.authentications == 1
+    assert len(FakeSDKClient.loops) == 1  # one long-lived loop, not asyncio.run per call
+
     monkeypatch.setenv("OP_SERVICE_ACCOUNT_TOKEN", TOKEN_CANARY + "-shared")
     first, second = OnePasswordStorage("a", vault="Dev"), OnePasswordStorage("b", vault="Dev")
     assert first.transport is second.transport  # one client per token for the process
-    assert first.get("api") == second.get("api") == {"key": CANARY}
+    for _ in range(3):
+        assert first.get("api") == second.get("api") == {"key": CANARY}
     assert FakeSDKClient.authentications == 2  # one per token, never one per call
-    assert len(FakeSDKClient.loops) == 1  # one long-lived loop, not asyncio.run per call
+    assert len(FakeSDKClient.loops) == 2
+
+
 SAVE_AND_HANG = """
 import sys
 from mcp_secrets.stores import OnePasswordStorage
