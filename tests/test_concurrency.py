@@ -259,6 +259,41 @@ def test_fork_while_another_thread_holds_the_module_locks(server_name: str) -> N
     assert storage.retrieve_secret("k") == "parent"  # MemoryBackend: the child's copy was its own
 
 
+def test_fork_while_another_thread_holds_the_bus_write_lock(server_name: str) -> None:
+    """The Secret Service's write lock is a D-Bus name owned by the parent's connection: a child
+    forked while a parent thread holds it must neither deadlock on the copied thread lock nor
+    think it owns the name; it waits for the parent, then writes."""
+    storage = MCPSecretsStorage(server_name, backend=SecretServiceBackend())
+    storage.store_secret("k", "parent")
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with storage._locked():
+            held.set()
+            release.wait()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert held.wait(60)
+    try:
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                storage.store_secret("k", "child")  # blocks until the parent lets go
+                code = 0
+            finally:
+                os._exit(code)
+        time.sleep(0.3)  # not a wait for an outcome: gives the child time to queue up
+        assert storage.retrieve_secret("k") == "parent"  # the child has not written yet
+    finally:
+        release.set()
+        thread.join()
+    assert wait_child(pid) == 0
+    assert MCPSecretsStorage(server_name, backend=SecretServiceBackend()).retrieve_secret(
+        "k") == "child"
+
+
 HAMMER = """
 import sys
 from mcp_secrets.storage import MCPSecretsStorage

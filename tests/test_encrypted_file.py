@@ -478,6 +478,13 @@ def test_any_valid_name_fits_and_unicode_forms_are_one_name(data_dir: Path) -> N
     assert b.list_secrets() == [f"token-{nfc}"]
     b.store_secret(f"token-{nfc}", "second")
     assert a.retrieve_secret(f"token-{nfd}") == "second"  # one entry, not two
+    # a secret stored under a decomposed name before this change stays readable and deletable
+    legacy = MCPSecretsStorage("legacy", EncryptedFileBackend())
+    legacy.backend.set(legacy.service, f"old-{nfd}", CANARY)
+    legacy.backend.set(legacy.service, "__secret_index__",
+                       json.dumps({"v": 1, "names": [f"old-{nfd}"], "pending": []}))
+    assert legacy.retrieve_secret(f"old-{nfd}") == CANARY
+    assert legacy.delete_secret(f"old-{nfd}") and legacy.list_secrets() == []
     # short names keep the file name they always had: existing stores need no migration
     assert EncryptedFileBackend().path_for("com.mcp.srv").name == "com.mcp.srv.enc"
 
@@ -543,3 +550,26 @@ def test_costly_kdf_parameters_in_a_header_are_refused_before_deriving(
     with pytest.raises(StoreDamagedError, match="key-derivation parameters"):
         EncryptedFileBackend().get(SERVICE, "k")
     assert derived == []
+
+
+def test_repair_of_every_server_on_the_file_store(data_dir: Path, tmp_path: Path) -> None:
+    """`mcp-secrets repair` with no server finds every server of the file store (hashed file
+    names included) and goes on past one whose file is damaged, naming it."""
+    from mcp_secrets.storage import INDEX_KEY, MCPSecretsStorage
+
+    long_server = "サーバー" * 32
+    for server in ("plain", long_server, "broken"):
+        MCPSecretsStorage(server, EncryptedFileBackend()).store_secret("k", CANARY)
+    b = EncryptedFileBackend()
+    assert {"com.mcp.plain", f"com.mcp.{long_server}", "com.mcp.broken"} <= set(b.services())
+    b.set("com.mcp.plain", INDEX_KEY, "{not json")  # an unreadable index to rebuild
+    broken = b.path_for("com.mcp.broken")
+    broken.write_bytes(broken.read_bytes()[:-3])
+    env = {**os.environ, "MCP_SECRETS_BACKEND": "file", "MCP_SECRETS_STATE_DIR": str(tmp_path)}
+    r = subprocess.run([sys.executable, "-m", "mcp_secrets.cli", "repair"], env=env,
+                       capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert r.returncode == 1
+    assert "plain: fixed an unreadable index (1 secret(s))" in r.stdout
+    assert f"{long_server}: nothing to repair (1 secret(s))" in r.stdout
+    assert "broken: could not repair: the encrypted secrets file" in r.stderr
+    assert CANARY not in r.stdout + r.stderr

@@ -291,6 +291,7 @@ def test_locked_keychain_never_switches_to_the_file_store(
     assert not list((tmp_path / "data").glob("*.enc"))  # no second copy anywhere
     doctor = _cli(env, "doctor")
     assert "secret-service" in doctor.stdout and "chosen anyway" in doctor.stdout
+    assert "fix:      unlock the keyring" in doctor.stdout and doctor.returncode == 1
 
     # The unlock command the message gives works on a running daemon (it replaces it).
     replacement = subprocess.Popen(

@@ -200,14 +200,18 @@ class MCPSecretsStorage:
 
     def delete_secret(self, name: str) -> bool:
         """Remove `name`; True if it was stored."""
-        name = validate_name(name)
+        raw, name = name, validate_name(name)
+        # A name stored before names were normalized goes too (it is the same name).
+        forms = [name] if raw == name else [name, raw]
         with self._write() as tx:
             index = self._load_index()
             self._heal_pending(index, keep=None)
-            existed = self._remove(name)  # value first: a kill leaves a ghost at worst
-            if name in index.names:
-                index.names.discard(name)
-                index.dirty = True
+            existed = False
+            for form in forms:
+                existed = self._remove(form) or existed  # value first: a kill leaves a ghost
+                if form in index.names:
+                    index.names.discard(form)
+                    index.dirty = True
             if index.dirty:
                 self._put(INDEX_KEY, index.dump())
             tx.values[name] = None

@@ -12,8 +12,9 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-from mcp_secrets.cli.errors import EXIT_OK, EXIT_USAGE, CLIError
+from mcp_secrets.cli.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CLIError
 from mcp_secrets.cli.prompts import confirm, read_secret_value, stdin_is_tty
+from mcp_secrets.errors import SecretsError
 
 if TYPE_CHECKING:
     from mcp_secrets.storage import MCPSecretsStorage
@@ -155,9 +156,17 @@ def cmd_repair(args: argparse.Namespace) -> int:
         servers = found
     if not servers:
         print("no servers have secrets in this store; nothing to repair")
+    failed = 0
     for server in servers:
-        report = open_storage(server, backend=args.backend).repair()
+        try:
+            report = open_storage(server, backend=args.backend).repair()
+        except SecretsError as exc:
+            if args.server is not None:
+                raise
+            failed += 1  # one damaged server does not stop the others' repair
+            print(f"mcp-secrets: {server}: could not repair: {exc}", file=sys.stderr)
+            continue
         fixed = describe_repair(report)
         print(f"{server}: " + (f"fixed {fixed}" if fixed else "nothing to repair")
               + f" ({report['secrets']} secret(s))")
-    return EXIT_OK
+    return EXIT_FAILURE if failed else EXIT_OK

@@ -175,6 +175,9 @@ def _fix(diag: Diagnosis, rt: RoundTrip) -> str | None:
         return None
     if diag.fix:
         return diag.fix
+    if rt.detail.startswith("locked:"):
+        return ("unlock the keyring as said above; the encrypted file store is not used in its "
+                "place (it would be a separate store without these secrets)")
     return (
         "start or unlock your desktop keychain (gnome-keyring / KWallet), or set "
         "MCP_SECRETS_PASSPHRASE to use the encrypted file store"
