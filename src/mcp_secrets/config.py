@@ -54,7 +54,7 @@ def declare(name: str, doc: str, default: str | None = None, *, secret: bool = F
     return setting
 
 
-# --- the seed's two switches -------------------------------------------------------------------
+# --- the two switches servers already use -----------------------------------------------------
 STORAGE_CLEAR = declare(
     "SECRETS_STORAGE_CLEAR",
     "`true`: wipe this server's secrets when `secrets_manager.initialize()` runs.",
