@@ -208,6 +208,27 @@ def test_a_third_party_store_plugs_in_without_editing_us(monkeypatch: pytest.Mon
         selection.reset()
 
 
+def test_a_broken_plugin_is_explained_not_fatal() -> None:
+    from mcp_secrets import selection
+
+    backends.register("broken-plugin", "mcp_secrets.no_such_module:Store")
+    backends.register("not-a-backend", "mcp_secrets.config:Setting")
+    selection.reset()
+    try:
+        steps = selection.diagnose("memory").steps
+        assert selection.diagnose("memory").backend == "memory"
+        auto = selection._plan()[0].steps
+        assert any(s.startswith("broken-plugin: not usable — not available") for s in auto)
+        assert any(s.startswith("not-a-backend: not usable — cannot be loaded") for s in auto)
+        named = selection.diagnose("broken-plugin")
+        assert named.backend is None and "not available" in " ".join(named.steps)
+        assert steps  # the explicit memory choice says so
+    finally:
+        backends.unregister("broken-plugin")
+        backends.unregister("not-a-backend")
+        selection.reset()
+
+
 def test_selection_knows_no_store_by_name() -> None:
     text = (SRC / "selection.py").read_text(encoding="utf-8")
     for insider in ("secret_service", "keyring_backend", "encrypted_file", "passphrase_source",

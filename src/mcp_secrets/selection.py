@@ -84,12 +84,22 @@ def _requested(choice: str | None) -> tuple[str | None, str, str]:
     return named, f"{ENV_BACKEND}={named}", ENV_BACKEND
 
 
+def _load(name: str) -> type[Backend] | str:
+    """The class registered as `name`, or why it cannot be loaded (a missing library, a broken
+    plugin): selection explains that instead of failing."""
+    try:
+        return backends.load(name)
+    except ImportError as exc:
+        return f"not available in this install ({exc.name or exc})"
+    except Exception as exc:
+        return f"cannot be loaded ({type(exc).__name__})"
+
+
 def _probe(name: str, *, explicit: bool) -> tuple[type[Backend] | None, Probe | str]:
     """The class and its probe, or (None, why it could not even be loaded)."""
-    try:
-        cls = backends.load(name)
-    except ImportError as exc:
-        return None, f"not available in this install ({exc.name or exc})"
+    cls = _load(name)
+    if isinstance(cls, str):
+        return None, cls
     return cls, cls.probe(explicit=explicit)
 
 
@@ -105,22 +115,21 @@ def _step(name: str, probe: Probe | str, chosen: bool) -> str:
 
 
 def _is_keychain(name: str) -> bool:
-    try:
-        return backends.load(name).is_keychain
-    except ImportError:
-        return True  # named but not installed: let the explicit path say so
+    cls = _load(name)
+    return True if isinstance(cls, str) else cls.is_keychain  # unloadable: explained later
 
 
-def _automatic_order() -> list[tuple[float, str]]:
+def _automatic_order(steps: list[str]) -> list[str]:
+    """Names of the stores automatic selection tries, highest priority first; a store that
+    cannot be loaded is explained in `steps` and left out."""
     ranked = []
     for name in backends.names():
-        try:
-            priority = backends.load(name).priority
-        except ImportError:
-            continue  # a store whose library is missing cannot be chosen; named, it says why
-        if priority > 0:
-            ranked.append((priority, name))
-    return sorted(ranked, key=lambda pair: (-pair[0], pair[1]))
+        cls = _load(name)
+        if isinstance(cls, str):
+            steps.append(f"{name}: not usable — {cls}")
+        elif cls.priority > 0:
+            ranked.append((cls.priority, name))
+    return [name for _, name in sorted(ranked, key=lambda pair: (-pair[0], pair[1]))]
 
 
 def _plan(choice: str | None = None, *, keychain_only: bool = False
@@ -146,7 +155,7 @@ def _plan(choice: str | None = None, *, keychain_only: bool = False
         return Diagnosis(named, f"requested with {how}", steps), cls
 
     fixes: list[str] = []
-    for _priority, name in _automatic_order():
+    for name in _automatic_order(steps):
         cls, probe = _probe(name, explicit=False)
         if cls is None or (keychain_only and not cls.is_keychain):
             continue
