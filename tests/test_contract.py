@@ -56,6 +56,12 @@ def _secret_service() -> Backend:
     return SecretServiceBackend()
 
 
+def _fake_limit_keyring() -> Backend:
+    from keyring.backends import SecretService
+
+    return FakeLimitKeyring(SecretService.Keyring())  # the real one, whatever else is installed
+
+
 def _file(tmp: Path) -> Backend:
     return EncryptedFileBackend(tmp / "store", passphrase="contract passphrase")
 
@@ -64,7 +70,7 @@ BACKENDS = [
     pytest.param(lambda tmp: MemoryBackend(), id="memory"),
     pytest.param(_file, id="encrypted-file"),
     pytest.param(lambda tmp: _secret_service(), id="secret-service", marks=pytest.mark.keychain),
-    pytest.param(lambda tmp: FakeLimitKeyring(), id="keyring-fake-limit",
+    pytest.param(lambda tmp: _fake_limit_keyring(), id="keyring-fake-limit",
                  marks=pytest.mark.keychain),
 ]
 
@@ -160,7 +166,7 @@ STORES = [
     pytest.param(_on(_file), id="storage-on-encrypted-file"),
     pytest.param(_on(lambda tmp: _secret_service()), id="storage-on-secret-service",
                  marks=pytest.mark.keychain),
-    pytest.param(_on(lambda tmp: FakeLimitKeyring()), id="storage-on-keyring-fake-limit",
+    pytest.param(_on(lambda tmp: _fake_limit_keyring()), id="storage-on-keyring-fake-limit",
                  marks=pytest.mark.keychain),
     pytest.param(_one_password, id="1password-fake-op"),
 ]

@@ -193,6 +193,7 @@ def test_keychain_backend_never_returns_file_or_memory(tmp_path: Path) -> None:
 
 
 def test_keyring_verdict_rejects_non_keychains() -> None:
+    import keyring.backend
     import keyring.backends.chainer
     import keyring.backends.fail
     import keyring.backends.null
@@ -204,8 +205,11 @@ def test_keyring_verdict_rejects_non_keychains() -> None:
     class PlaintextKeyring(keyring.backends.null.Keyring):  # a stand-in named like keyrings.alt's
         priority = 5
 
-    assert "plain text" in str(keyring_verdict(PlaintextKeyring()))
-    assert keyring_verdict(SecretService.Keyring()) is None
+    try:
+        assert "plain text" in str(keyring_verdict(PlaintextKeyring()))
+        assert keyring_verdict(SecretService.Keyring()) is None
+    finally:  # defining the class registered it with keyring: later tests must not chain it
+        keyring.backend.KeyringBackend._classes.discard(PlaintextKeyring)
 
 
 def test_reset_forgets_the_cached_choice(monkeypatch: pytest.MonkeyPatch) -> None:
