@@ -2,8 +2,9 @@
 functions), so a back edge fails CI the day it is written:
 
     cli, integrations                      the command line and the FastMCP glue
-      -> manager, fetcher, permissions     what a server author calls
-      -> elicitation, dialog, ...          asking the human (dialog imports no storage, no MCP)
+      -> manager, fetcher, permissions     what a server author (or `migrate`) calls
+      -> elicitation, dialog, scan, ...    asking the human, reading client configs (the
+                                           dialog imports no storage, no MCP)
       -> storage, stores, selection, ...   keeping secrets (knows nothing of MCP)
       -> backends                          one store each
       -> config, errors, paths             settings, the error tree, file locations
@@ -22,8 +23,9 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "mcp_secrets"
 #: Top to bottom. A name is a top-level module or package of mcp_secrets.
 LAYERS: list[set[str]] = [
     {"cli", "integrations"},
-    {"manager", "fetcher", "permissions"},
-    {"elicitation", "capabilities", "ui_handler", "dialog", "verification"},
+    {"manager", "fetcher", "permissions", "migrate"},
+    {"elicitation", "capabilities", "ui_handler", "dialog", "verification", "masking",
+     "scan", "detect", "configs", "rewrite", "clients", "jsonc"},
     {"storage", "stores", "selection", "cache", "names", "refs", "refs_local"},
     {"backends"},
     {"config", "errors", "paths"},

@@ -88,6 +88,11 @@ STATE_DIR = declare(
     "MCP_SECRETS_STATE_DIR",
     "Directory of locks and cache counters, no secret material (default: user state dir).",
 )
+PROFILE = declare(
+    "MCP_SECRETS_PROFILE",
+    "Profile (`dev`, `prod`, …) whose secrets are used when none is named (`--profile`, "
+    "`?profile=` in a reference); unset or `default`: the profile-less scope `com.mcp.{server}`.",
+)
 OP_TOKEN = declare(
     "OP_SERVICE_ACCOUNT_TOKEN",
     "1Password service-account token, for the SDK path of the 1Password store.",

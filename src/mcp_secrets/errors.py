@@ -26,6 +26,8 @@ defined here and exported from ``mcp_secrets``; no other module defines its own:
     │   ├── DialogCancelled          the human closed or cancelled it
     │   └── DialogTimeout            the human did not answer in time
     ├── SecretReferenceError         (also ValueError) a bad or dangling secret reference
+    ├── ConfigFileError              an MCP client's config file cannot be read or rewritten
+    ├── MigrationError               `mcp-secrets migrate` stopped before changing a file
     └── CLIError                     a command-line failure, with its exit code
 """
 
@@ -141,10 +143,21 @@ class CLIError(SecretsError):
         self.code = code
 
 
+class ConfigFileError(SecretsError):
+    """An MCP client's config file cannot be read, parsed or safely rewritten (malformed,
+    read-only, changed by another program meanwhile). The message names the file, never a value."""
+
+
+class MigrationError(SecretsError):
+    """`mcp-secrets migrate` stopped before changing a file (values could not be stored, or a
+    config cannot be rewritten safely). The message says what to do."""
+
+
 #: Every class above, in the order drawn; `mcp_secrets` exports them all.
 __all__ = [
     "BackendError",
     "CLIError",
+    "ConfigFileError",
     "CorruptedEntryError",
     "DBusCallError",
     "DialogCancelled",
@@ -153,6 +166,7 @@ __all__ = [
     "InvalidSecretName",
     "InvalidValueError",
     "KeychainLockedError",
+    "MigrationError",
     "NoDisplayError",
     "NoKeychainError",
     "PassphraseError",

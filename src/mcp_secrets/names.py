@@ -44,15 +44,37 @@ def validate_name(name: object, *, kind: str = "secret name") -> str:
     return name
 
 
-def service_name(server_name: str) -> str:
-    """The keychain service every secret of `server_name` (in NFC) lives under."""
-    return f"com.mcp.{validate_name(server_name, kind='server name')}"
+#: The profile whose scope is exactly ``com.mcp.{server}`` (what existed before profiles).
+DEFAULT_PROFILE = "default"
 
 
-def set_command(server: str, *secret_names: str) -> str:
-    """The shell command(s) that store `secret_names` for `server`: the one hint every message
-    gives when a secret is missing (quoted for a POSIX shell, ready to paste)."""
+def profile_name(profile: str | None = None) -> str:
+    """The profile in effect: `profile` if given, else MCP_SECRETS_PROFILE, else "default"."""
+    if profile is None:
+        from mcp_secrets import config
+
+        profile = config.PROFILE.get() or DEFAULT_PROFILE
+    return validate_name(profile, kind="profile name")
+
+
+def service_name(server_name: str, profile: str | None = None) -> str:
+    """The keychain service every secret of `server_name` (in NFC) in `profile` lives under.
+
+    The default profile is ``com.mcp.{server}``; profile P is ``com.mcp.{server}/P``. No server
+    or profile name may contain '/', so a profile scope never equals another server's scope,
+    and (server, profile) pairs never share one.
+    """
+    server = validate_name(server_name, kind="server name")
+    chosen = profile_name(profile)
+    return f"com.mcp.{server}" if chosen == DEFAULT_PROFILE else f"com.mcp.{server}/{chosen}"
+
+
+def set_command(server: str, *secret_names: str, profile: str | None = None) -> str:
+    """The shell command(s) that store `secret_names` for `server` (in `profile`, when not the
+    default): the one hint every message gives when a secret is missing, quoted for a POSIX
+    shell and ready to paste."""
     import shlex
 
-    return "; ".join(f"mcp-secrets set {shlex.quote(server)} {shlex.quote(n)}"
+    flag = "" if profile in (None, DEFAULT_PROFILE) else f" --profile {shlex.quote(profile)}"
+    return "; ".join(f"mcp-secrets set{flag} {shlex.quote(server)} {shlex.quote(n)}"
                      for n in secret_names)

@@ -18,17 +18,17 @@ from __future__ import annotations
 
 import functools
 import importlib
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Protocol
-from urllib.parse import parse_qsl, unquote, urlsplit
+from typing import NamedTuple, Protocol
 
 from mcp_secrets.errors import SecretReferenceError
 
 
-@dataclass(frozen=True)
-class Reference:
-    """A parsed reference. ``path`` segments and the fragment are percent-decoded."""
+class Reference(NamedTuple):
+    """A parsed reference. ``path`` segments and the fragment are percent-decoded.
+
+    (A NamedTuple, not a dataclass: `dataclasses` costs a launch through `run` an import.)"""
 
     text: str  # the reference as written (holds no value, so it is safe to show)
     scheme: str
@@ -63,6 +63,8 @@ _ENTRY_POINT_GROUP = "mcp_secrets.schemes"
 
 def register(name: str, scheme: Scheme | str) -> None:
     """Make `name://…` references resolvable: a Scheme object, or "module:attr" to import lazily."""
+    if name in URL_SCHEMES or not _SCHEME_RE.fullmatch(name):
+        raise ValueError(f"{name!r} cannot be a reference scheme (lowercase, not a URL scheme)")
     if isinstance(scheme, str):
         _BUILTIN[name] = scheme
         _LOADED.pop(name, None)
@@ -74,34 +76,88 @@ def known_schemes() -> list[str]:
     return sorted({*_BUILTIN, *_LOADED, *_entry_points()})
 
 
+_SCHEME_RE = re.compile(r"[a-z][a-z0-9+.-]{0,31}")
+#: Ordinary URL schemes are never secret references. Environments are full of such URLs
+#: (proxies, databases, endpoints); ruling them out here means `run` never scans installed
+#: packages for a plugin scheme because of one, and no plugin can claim them.
+URL_SCHEMES = frozenset({
+    "http", "https", "ws", "wss", "ftp", "ftps", "sftp", "ssh", "git", "file", "data", "unix",
+    "tcp", "udp", "grpc", "grpcs", "postgres", "postgresql", "mysql", "mariadb", "redis",
+    "rediss", "mongodb", "mongodb+srv", "amqp", "amqps", "nats", "kafka", "sqlite", "ldap",
+    "ldaps", "s3", "gs", "mailto", "smtp", "smtps", "imap", "imaps",
+})
+
+
 def is_reference(text: str) -> bool:
     """True when `text` looks like a reference of a scheme we know (``scheme://…``)."""
     scheme, sep, _ = text.partition("://")
-    return bool(sep) and scheme in known_schemes()
+    if not sep or scheme in URL_SCHEMES or not _SCHEME_RE.fullmatch(scheme):
+        return False
+    # Installed plugins are looked up only for a scheme that is not built in.
+    return scheme in _BUILTIN or scheme in _LOADED or scheme in _entry_points()
 
 
 def parse(text: str, *, var: str | None = None) -> Reference:
-    """Split a reference into its parts; SecretReferenceError if it is not one."""
+    """Split a reference into its parts; SecretReferenceError if it is not one.
+
+    Malformed input is never quoted back unless it is certainly a reference of a known scheme
+    (a reference names a secret; it holds none), since a value may have been pasted by mistake.
+    """
     label = var or "the reference"
     if not isinstance(text, str) or "://" not in text:  # may be a value: never echo it
         raise SecretReferenceError(f"{label} is not a reference (expected scheme://…)")
     scheme = text.partition("://")[0]
-    if scheme not in known_schemes():
-        shown = repr(scheme) if len(scheme) <= 32 and scheme.isascii() else "in it"
+    if not is_reference(text):
+        shown = repr(scheme) if _SCHEME_RE.fullmatch(scheme) else "(not shown)"
         raise SecretReferenceError(
             f"{label} uses the unknown scheme {shown}; known: {', '.join(known_schemes())}"
         )
-    parts = urlsplit(text)
-    path = tuple(unquote(p) for p in parts.path.split("/") if p)
-    return Reference(
-        text=text,
-        scheme=scheme,
-        host=unquote(parts.netloc),
-        path=path,
-        query=dict(parse_qsl(parts.query, keep_blank_values=True)),
-        fragment=unquote(parts.fragment) if parts.fragment else None,
-        var=var,
-    )
+    if any(ch.isspace() or not ch.isprintable() for ch in text):
+        raise SecretReferenceError(
+            f"{label}: the reference contains spaces or control characters; percent-encode "
+            "them (a space is %20)"
+        )
+    where = f"{var} ({text})" if var else text
+    try:
+        rest, hashed, fragment_text = text.partition("://")[2].partition("#")
+        rest, asked, query_text = rest.partition("?")
+        netloc, slashed, path_text = rest.partition("/")
+        host = _unquote(netloc)
+        path = tuple(_unquote(p) for p in path_text.split("/")) if slashed else ()
+        query = _query(query_text) if asked else {}
+        fragment = _unquote(fragment_text) if hashed else None
+    except ValueError:  # UnicodeDecodeError included
+        raise SecretReferenceError(f"{where} is malformed (bad percent-encoding, or a repeated "
+                                   "or empty query parameter)") from None
+    return Reference(text=text, scheme=scheme, host=host, path=path, query=query,
+                     fragment=fragment, var=var)
+
+
+_PERCENT = re.compile(rb"%([0-9A-Fa-f]{2})")
+
+
+def _unquote(text: str) -> str:
+    """Percent-decoding that refuses anything but %XX forming UTF-8 (urllib lets it pass)."""
+    if "%" not in text:
+        return text
+    data = text.encode("utf-8")
+    if data.count(b"%") != len(_PERCENT.findall(data)):
+        raise ValueError("a % not followed by two hex digits")
+    return _PERCENT.sub(lambda m: bytes([int(m.group(1), 16)]), data).decode("utf-8")
+
+
+def _query(text: str) -> dict[str, str]:
+    """``k=v&k2=v2`` (a ``+`` is a space, as in a form): every pair needs ``=``, none twice."""
+    out: dict[str, str] = {}
+    for pair in text.split("&"):
+        key, eq, value = pair.partition("=")
+        if not eq or not key:
+            raise ValueError("a query parameter without a name or '='")
+        key, value = _unquote(key.replace("+", " ")), _unquote(value.replace("+", " "))
+        if key in out:
+            raise ValueError("a query parameter is repeated")
+        out[key] = value
+    return out
 
 
 def resolve(ref: str, *, var: str | None = None) -> str:
@@ -146,7 +202,8 @@ def _scheme(name: str) -> Scheme:
 def _entry_points() -> dict[str, str]:
     from importlib.metadata import entry_points
 
-    return {ep.name: ep.value for ep in entry_points(group=_ENTRY_POINT_GROUP)}
+    return {ep.name: ep.value for ep in entry_points(group=_ENTRY_POINT_GROUP)
+            if ep.name not in URL_SCHEMES}
 
 
 def describe(ref: Reference) -> str:

@@ -20,19 +20,29 @@ if TYPE_CHECKING:
     from mcp_secrets.storage import MCPSecretsStorage
 
 
-def open_storage(server: str, name: str | None = None, *, backend: str | None = None
-                 ) -> MCPSecretsStorage:
-    """The server's storage on the store named by `backend` (--backend), else the default.
-    The server and secret names are validated first, so a bad one fails before a keychain is
-    opened or a value is asked for."""
+def open_storage(server: str, name: str | None = None, profile: str | None = None, *,
+                 backend: str | None = None) -> MCPSecretsStorage:
+    """The server's storage in `profile` (None: MCP_SECRETS_PROFILE, else the default), on the
+    store named by `backend` (--backend), else the default one. The names are validated first,
+    so a bad one fails before a keychain is opened or a value is asked for."""
     from mcp_secrets.names import service_name, validate_name
     from mcp_secrets.selection import default_backend
     from mcp_secrets.storage import MCPSecretsStorage
 
     if name is not None:
         validate_name(name)
-    service_name(server)
-    return MCPSecretsStorage(server, backend=default_backend(backend))
+    service_name(server, profile)
+    return MCPSecretsStorage(server, backend=default_backend(backend), profile=profile)
+
+
+def _where(storage: MCPSecretsStorage) -> str:
+    """How messages name the scope: "server 's'" or "server 's' (profile 'prod')"."""
+    from mcp_secrets.names import DEFAULT_PROFILE
+
+    server = f"server {storage.server_name!r}"
+    if storage.profile == DEFAULT_PROFILE:
+        return server
+    return f"{server} (profile {storage.profile!r})"
 
 
 def _emit_json(payload: object) -> None:
@@ -47,21 +57,22 @@ def cmd_set(args: argparse.Namespace) -> int:
             "`mcp-secrets set SERVER NAME < file`, or run without a pipe to get a hidden prompt",
             EXIT_USAGE,
         )
-    storage = open_storage(args.server, args.name, backend=args.backend)
-    value = read_secret_value(f"{args.name!r} of server {args.server!r}")
+    storage = open_storage(args.server, args.name, args.profile, backend=args.backend)
+    value = read_secret_value(f"{args.name!r} of {_where(storage)}")
     existed = storage.secret_exists(args.name)
     storage.store_secret(args.name, value)
     verb = "replaced" if existed else "stored"
-    print(f"{verb} {args.name!r} for server {args.server!r} in {storage.backend.name}")
+    print(f"{verb} {args.name!r} for {_where(storage)} in {storage.backend.name}")
     return EXIT_OK
 
 
 def cmd_get(args: argparse.Namespace) -> int:
-    storage = open_storage(args.server, args.name, backend=args.backend)
+    storage = open_storage(args.server, args.name, args.profile, backend=args.backend)
     value = storage.retrieve_secret(args.name)
     if args.json:
         payload: dict[str, object] = {
-            "server": args.server, "name": args.name, "exists": value is not None,
+            "server": args.server, "profile": storage.profile, "name": args.name,
+            "exists": value is not None,
         }
         if args.reveal and value is not None:
             payload["value"] = value
@@ -70,17 +81,18 @@ def cmd_get(args: argparse.Namespace) -> int:
         if args.reveal:
             sys.stdout.write(value if args.no_newline else value + "\n")
         else:
-            print(f"{args.name!r} is stored for server {args.server!r} (use --reveal to print it)")
+            print(f"{args.name!r} is stored for {_where(storage)} (use --reveal to print it)")
     if value is None:
-        raise CLIError(f"{args.name!r} is not stored for server {args.server!r}")
+        raise CLIError(f"{args.name!r} is not stored for {_where(storage)}")
     return EXIT_OK
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    storage = open_storage(args.server, backend=args.backend)
+    storage = open_storage(args.server, profile=args.profile, backend=args.backend)
     names = storage.list_secrets()
     if args.json:
-        _emit_json({"server": args.server, "backend": storage.backend.name, "secrets": names})
+        _emit_json({"server": args.server, "profile": storage.profile,
+                    "backend": storage.backend.name, "secrets": names})
     else:
         for name in names:
             print(name)
@@ -88,47 +100,57 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    storage = open_storage(args.server, args.name, backend=args.backend)
+    storage = open_storage(args.server, args.name, args.profile, backend=args.backend)
     if not storage.delete_secret(args.name):
-        raise CLIError(f"{args.name!r} was not stored for server {args.server!r}; nothing deleted")
-    print(f"deleted {args.name!r} for server {args.server!r}")
+        raise CLIError(f"{args.name!r} was not stored for {_where(storage)}; nothing deleted")
+    print(f"deleted {args.name!r} for {_where(storage)}")
     return EXIT_OK
 
 
 def cmd_clear(args: argparse.Namespace) -> int:
-    storage = open_storage(args.server, backend=args.backend)
+    storage = open_storage(args.server, profile=args.profile, backend=args.backend)
     if not args.yes:
         if not stdin_is_tty():
             raise CLIError(
-                f"refusing to clear every secret of server {args.server!r} without confirmation: "
+                f"refusing to clear every secret of {_where(storage)} without confirmation: "
                 "stdin is not a terminal; pass --yes"
             )
         count = len(storage.list_secrets())
-        if not confirm(f"Delete all {count} secret(s) of server {args.server!r}?"):
+        if not confirm(f"Delete all {count} secret(s) of {_where(storage)}?"):
             raise CLIError("not confirmed; nothing deleted")
     removed = storage.clear_secrets()
-    print(f"cleared {removed} secret(s) for server {args.server!r}")
+    print(f"cleared {removed} secret(s) for {_where(storage)}")
     return EXIT_OK
 
 
 def servers_in_store(backend: str | None = None) -> list[str] | None:
-    """The servers with entries in the store named by `backend` (--backend), else the default
-    one; None if it cannot enumerate them."""
-    from mcp_secrets.names import service_name
+    """The servers with entries in the default profile of the store named by `backend`
+    (--backend), else the default store; None if it cannot enumerate them."""
+    from mcp_secrets.names import DEFAULT_PROFILE
+
+    scopes = scopes_in_store(backend)
+    return None if scopes is None else [s for s, p in scopes if p == DEFAULT_PROFILE]
+
+
+def scopes_in_store(backend: str | None = None) -> list[tuple[str, str]] | None:
+    """(server, profile) of every scope with entries in the store named by `backend`, else
+    the default store; None if it cannot enumerate them."""
+    from mcp_secrets.names import DEFAULT_PROFILE, service_name
     from mcp_secrets.selection import default_backend
 
     services = default_backend(backend).services()
     if services is None:
         return None
-    servers = []
+    scopes = []
     for service in services:
-        server = service.removeprefix("com.mcp.")
+        server, _, profile = service.removeprefix("com.mcp.").partition("/")
+        profile = profile or DEFAULT_PROFILE
         try:
-            if server != service and service_name(server) == service:
-                servers.append(server)
+            if service.startswith("com.mcp.") and service_name(server, profile) == service:
+                scopes.append((server, profile))
         except ValueError:
             continue  # not one of ours, or a name we would refuse today
-    return servers
+    return scopes
 
 
 def describe_repair(report: dict[str, object]) -> str:
@@ -146,27 +168,30 @@ def describe_repair(report: dict[str, object]) -> str:
 
 
 def cmd_repair(args: argparse.Namespace) -> int:
+    from mcp_secrets.names import DEFAULT_PROFILE
+
     if args.server is not None:
-        servers = [args.server]
+        scopes = [(args.server, args.profile)]
     else:
-        found = servers_in_store(args.backend)
+        found = scopes_in_store(args.backend)
         if found is None:
             raise CLIError("this store cannot list its servers; name one: "
                            "mcp-secrets repair SERVER")
-        servers = found
-    if not servers:
+        scopes = [(s, p) for s, p in found if args.profile in (None, p)]
+    if not scopes:
         print("no servers have secrets in this store; nothing to repair")
     failed = 0
-    for server in servers:
+    for server, profile in scopes:
+        label = server if profile in (None, DEFAULT_PROFILE) else f"{server} (profile {profile})"
         try:
-            report = open_storage(server, backend=args.backend).repair()
+            report = open_storage(server, profile=profile, backend=args.backend).repair()
         except SecretsError as exc:
             if args.server is not None:
                 raise
             failed += 1  # one damaged server does not stop the others' repair
-            print(f"mcp-secrets: {server}: could not repair: {exc}", file=sys.stderr)
+            print(f"mcp-secrets: {label}: could not repair: {exc}", file=sys.stderr)
             continue
         fixed = describe_repair(report)
-        print(f"{server}: " + (f"fixed {fixed}" if fixed else "nothing to repair")
+        print(f"{label}: " + (f"fixed {fixed}" if fixed else "nothing to repair")
               + f" ({report['secrets']} secret(s))")
     return EXIT_FAILURE if failed else EXIT_OK

@@ -159,7 +159,7 @@ def damage_check(choice: str | None = None) -> list[dict[str, str]]:
     found: list[dict[str, str]] = []
     for server in servers_in_store(choice) or []:
         try:
-            report = open_storage(server, backend=choice).check()
+            report = open_storage(server, profile="default", backend=choice).check()
         except Exception as exc:
             found.append({"server": server, "found": _describe_exc(exc),
                           "fix": f"mcp-secrets repair {server}"})
