@@ -55,11 +55,9 @@ def _env_reads(path: Path) -> set[str]:
     return found
 
 
-#: Readers outside config.py that other work in progress migrates (the dialog launcher and the
-#: elicitation layer); each must still exist, so a migrated one is struck off here.
-PENDING_ENV_READS = {
-    "ui_handler.py", "fetcher.py", "dialog/__main__.py", "cli/doctor.py",
-}
+#: Readers outside config.py still being migrated by other work (none left); each must still
+#: exist, so a migrated one is struck off here.
+PENDING_ENV_READS: set[str] = set()
 
 
 def test_environment_is_read_only_through_config() -> None:
@@ -130,14 +128,17 @@ def test_compatibility_bases_are_kept() -> None:
     assert CLIError is errors.CLIError
 
 
-#: Exception classes still defined outside errors.py, moved by parallel work (the dialog and
-#: the FastMCP glue); each must still exist, so a moved one is struck off here.
+#: Exception classes still defined outside errors.py, moved by parallel work (the FastMCP
+#: glue, in the elicitation rework); each must still exist, so a moved one is struck off here.
 PENDING_ERROR_CLASSES = {
-    "dialog/protocol.py:TemplateError", "dialog/tk_app.py:NoDisplay",
-    "dialog/tk_app.py:DialogFailed", "dialog/__main__.py:_Fail",
     "integrations/fastmcp.py:InputRequired", "integrations/fastmcp.py:SecretsToolError",
     "integrations/fastmcp.py:PermissionDeniedToolError",
 }
+
+
+#: Not ours to put in the tree: a class that must subclass a third-party exception, defined
+#: where that library is imported lazily (the proxy hands FastMCP a transport error).
+ADAPTERS = {"proxy.py:UnresolvedCredential"}
 
 
 def test_exception_classes_live_in_errors_py() -> None:
@@ -151,6 +152,7 @@ def test_exception_classes_live_in_errors_py() -> None:
                 for b in node.bases
             ):
                 found.add(f"{path.relative_to(SRC)}:{node.name}")
+    found -= ADAPTERS
     assert found - PENDING_ERROR_CLASSES == set(), f"move {sorted(found - PENDING_ERROR_CLASSES)}"
     assert PENDING_ERROR_CLASSES - found == set(), (
         f"{sorted(PENDING_ERROR_CLASSES - found)} moved: remove them from PENDING_ERROR_CLASSES")
@@ -241,7 +243,7 @@ def test_selection_knows_no_store_by_name() -> None:
 
 def test_no_stale_citations_in_our_modules() -> None:
     stale = re.compile(r"DESIGN §|seed[ -]0\d\d", re.I)
-    pending = {"dialog/protocol.py", "dialog/__init__.py", "dialog/__main__.py", "fetcher.py",
-               "manager.py", "ui_handler.py"}  # rewritten by parallel work
+    pending = {"fetcher.py", "manager.py"}  # rewritten by the elicitation work in parallel
     hits = {str(p.relative_to(SRC)) for p in _sources() if stale.search(p.read_text())}
     assert hits - pending == set(), f"stale citations in {sorted(hits - pending)}"
+    assert pending - hits == set(), f"{sorted(pending - hits)} are clean: remove from pending"

@@ -22,12 +22,14 @@ defined here and exported from ``mcp_secrets``; no other module defines its own:
     ├── ReadOnlyStoreError           a write to a store opened read-only
     ├── PermissionDeniedError        the human denied (or could not be asked for) permission
     ├── DialogError                  the credential dialog failed
+    │   ├── TemplateError            (also ValueError) a template breaks the dialog protocol
     │   ├── NoDisplayError           there is no display to show it on
     │   ├── DialogCancelled          the human closed or cancelled it
     │   └── DialogTimeout            the human did not answer in time
     ├── SecretReferenceError         (also ValueError) a bad or dangling secret reference
     ├── ConfigFileError              an MCP client's config file cannot be read or rewritten
     ├── MigrationError               `mcp-secrets migrate` stopped before changing a file
+    ├── ProxyConfigError             (also ValueError) a proxy URL or header it cannot use
     └── CLIError                     a command-line failure, with its exit code
 """
 
@@ -116,7 +118,7 @@ class DialogError(SecretsError):
 
 
 class NoDisplayError(DialogError):
-    """There is no display to show the credential dialog on."""
+    """No window can be shown here (the dialog program exited 3)."""
 
 
 class DialogCancelled(DialogError):
@@ -125,6 +127,11 @@ class DialogCancelled(DialogError):
 
 class DialogTimeout(DialogError):
     """The human did not answer the credential dialog in time; the dialog was closed."""
+
+
+class TemplateError(DialogError, ValueError):
+    """A dialog template (or the values collected for it) breaks the dialog protocol; the
+    message is one line, names no value, and says what to fix."""
 
 
 class SecretReferenceError(SecretsError, ValueError):
@@ -153,6 +160,10 @@ class MigrationError(SecretsError):
     config cannot be rewritten safely). The message says what to do."""
 
 
+class ProxyConfigError(SecretsError, ValueError):
+    """`mcp-secrets proxy` was given a URL or header it cannot use; nothing was started."""
+
+
 #: Every class above, in the order drawn; `mcp_secrets` exports them all.
 __all__ = [
     "BackendError",
@@ -171,10 +182,12 @@ __all__ = [
     "NoKeychainError",
     "PassphraseError",
     "PermissionDeniedError",
+    "ProxyConfigError",
     "ReadOnlyStoreError",
     "SecretReferenceError",
     "SecretsError",
     "StoreDamagedError",
+    "TemplateError",
     "UnknownBackendError",
     "UnsupportedBackendError",
     "ValueTooLargeError",
