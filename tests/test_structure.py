@@ -175,6 +175,7 @@ def test_builtin_stores_are_registered_as_entry_points() -> None:
 
     registered = {ep.name: ep.value for ep in entry_points(group=backends.ENTRY_POINT_GROUP)}
     assert registered == backends._BUILTIN  # the source-tree fallback says the same
+    assert backends._entry_points() == registered  # our cheap reader agrees with the stdlib
     for name in registered:
         assert backends.load(name).name == name
 
