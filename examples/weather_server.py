@@ -1,6 +1,6 @@
 """Example MCP server: a weather tool that needs an API key, written two ways.
 
-* `get_forecast` — the seed 001 style: check, `fetch_secrets` (native dialog + verification
+* `get_forecast` — the explicit style: check, `fetch_secrets` (native dialog + verification
   code), then `retrieve_secret_with_permission` (Allow / Allow for session / Deny).
 * `get_alerts` — the one-line style: `requires_secret(...)` does all of that before the body.
 

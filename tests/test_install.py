@@ -38,6 +38,8 @@ import pytest
 
 from tests.dialog_driver import ARTIFACTS, press, screenshot, type_text
 
+pytestmark = pytest.mark.keychain  # servers store what they collect in the real keychain
+
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 SERVER = "Weather Demo"  # the example server's name

@@ -29,6 +29,8 @@ import pytest
 
 from mcp_secrets.manager import MCPSecretsManager
 
+pytestmark = pytest.mark.keychain  # servers store what they collect in the real keychain
+
 HERE = Path(__file__).resolve().parent
 INTEROP = HERE / "interop"
 SERVER = HERE / "servers" / "secrets_server.py"

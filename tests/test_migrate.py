@@ -28,6 +28,8 @@ from tests import rig
 from tests.mcp_configs import PROBE, PY, Planted, write_all
 from tests.test_scan import EXE, home_env
 
+pytestmark = pytest.mark.keychain  # values land in a real gnome-keyring (`bus`, per test)
+
 HERE = Path(__file__).resolve().parent
 ENV_SERVER = HERE / "servers" / "env_server.py"
 

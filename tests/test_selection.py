@@ -17,6 +17,9 @@ from pathlib import Path
 import pytest
 
 from mcp_secrets import selection
+from mcp_secrets.backends.keyring_backend import keyring_verdict
+
+pytestmark = pytest.mark.keychain
 
 REPORT = """
     import json, sys
@@ -191,19 +194,23 @@ def test_keychain_backend_never_returns_file_or_memory(tmp_path: Path) -> None:
 
 
 def test_keyring_verdict_rejects_non_keychains() -> None:
+    import keyring.backend
     import keyring.backends.chainer
     import keyring.backends.fail
     import keyring.backends.null
     from keyring.backends import SecretService
 
-    assert "no keychain" in str(selection.keyring_verdict(keyring.backends.fail.Keyring()))
-    assert selection.keyring_verdict(keyring.backends.null.Keyring()) is not None
+    assert "no keychain" in str(keyring_verdict(keyring.backends.fail.Keyring()))
+    assert keyring_verdict(keyring.backends.null.Keyring()) is not None
 
     class PlaintextKeyring(keyring.backends.null.Keyring):  # a stand-in named like keyrings.alt's
         priority = 5
 
-    assert "plain text" in str(selection.keyring_verdict(PlaintextKeyring()))
-    assert selection.keyring_verdict(SecretService.Keyring()) is None
+    try:
+        assert "plain text" in str(keyring_verdict(PlaintextKeyring()))
+        assert keyring_verdict(SecretService.Keyring()) is None
+    finally:  # defining the class registered it with keyring: later tests must not chain it
+        keyring.backend.KeyringBackend._classes.discard(PlaintextKeyring)
 
 
 def test_reset_forgets_the_cached_choice(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -54,7 +54,7 @@ def declare(name: str, doc: str, default: str | None = None, *, secret: bool = F
     return setting
 
 
-# --- the seed's two switches -------------------------------------------------------------------
+# --- the two switches servers already use -----------------------------------------------------
 STORAGE_CLEAR = declare(
     "SECRETS_STORAGE_CLEAR",
     "`true`: wipe this server's secrets when `secrets_manager.initialize()` runs.",
@@ -67,8 +67,9 @@ BYPASS_CONFIRM = declare(
 # --- where secrets live ------------------------------------------------------------------------
 BACKEND = declare(
     "MCP_SECRETS_BACKEND",
-    "Force one store (`secret-service`, `keyring`, `encrypted-file`, `memory`, …) instead of "
-    "automatic selection; a forced store that does not work is an error, never a fallback.",
+    "Force one store (`secret-service`, `keyring`, `file`, `memory`, or a plugin's name) "
+    "instead of automatic selection; a forced store that does not work is an error, never a "
+    "fallback. `mcp-secrets --backend NAME` does the same for one command.",
 )
 PASSPHRASE = declare(
     "MCP_SECRETS_PASSPHRASE",
@@ -136,3 +137,16 @@ WAYLAND_DISPLAY = declare("WAYLAND_DISPLAY", "Wayland display (see DISPLAY).")
 DBUS_SESSION_BUS_ADDRESS = declare(
     "DBUS_SESSION_BUS_ADDRESS", "The D-Bus session the Secret Service is reached through."
 )
+XDG_RUNTIME_DIR = declare(
+    "XDG_RUNTIME_DIR",
+    "Per-user runtime dir; the default D-Bus session socket lives here.",
+)
+
+
+def markdown_table() -> str:
+    """The README's table of variables, generated from `SETTINGS` (a test keeps them equal)."""
+    rows = ["| variable | default | effect |", "|---|---|---|"]
+    for s in SETTINGS.values():
+        default = f"`{s.default}`" if s.default is not None else ""
+        rows.append(f"| `{s.name}` | {default} | {s.doc} |")
+    return "\n".join(rows)

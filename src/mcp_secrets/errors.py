@@ -1,7 +1,36 @@
-"""The error hierarchy. Every message is written for a person and never holds a secret value.
+"""The one error tree. Every message is written for a person and never holds a secret value.
 
 Catch `SecretsError` for "anything mcp-secrets refused or could not do"; the subclasses say
-what went wrong specifically enough to act on it.
+what went wrong specifically enough to act on it. Every class mcp-secrets raises on purpose is
+defined here and exported from ``mcp_secrets``; no other module defines its own::
+
+    SecretsError
+    ├── InvalidSecretName            (also ValueError) a bad server, secret or vault name
+    ├── InvalidValueError            (also ValueError) a value no store can hold as given
+    ├── ValueTypeError               (also TypeError)  a value of a type that does not round-trip
+    ├── ValueTooLargeError           (also ValueError) larger than the store holds, even chunked
+    ├── UnknownBackendError          (also ValueError) MCP_SECRETS_BACKEND / --backend unknown
+    ├── UnsupportedBackendError      (also ValueError) a backend object storage cannot use
+    ├── NoKeychainError              no usable store on this machine; the fix is spelled out
+    ├── KeychainLockedError          the keychain exists but stays locked
+    │   └── WrongPassphraseError     (also PassphraseError) the encrypted file's passphrase is wrong
+    ├── PassphraseError              no passphrase, or an unreadable / empty passphrase file
+    ├── BackendError                 the store failed while we talked to it
+    │   ├── StoreDamagedError        stored data is damaged; the message names the repair
+    │   │   └── CorruptedEntryError  an entry's chunks do not fit its marker
+    │   └── DBusCallError            a Secret Service call answered with a D-Bus error
+    ├── ReadOnlyStoreError           a write to a store opened read-only
+    ├── PermissionDeniedError        the human denied (or could not be asked for) permission
+    ├── DialogError                  the credential dialog failed
+    │   ├── TemplateError            (also ValueError) a template breaks the dialog protocol
+    │   ├── NoDisplayError           there is no display to show it on
+    │   ├── DialogCancelled          the human closed or cancelled it
+    │   └── DialogTimeout            the human did not answer in time
+    ├── SecretReferenceError         (also ValueError) a bad or dangling secret reference
+    ├── ConfigFileError              an MCP client's config file cannot be read or rewritten
+    ├── MigrationError               `mcp-secrets migrate` stopped before changing a file
+    ├── ProxyConfigError             (also ValueError) a proxy URL or header it cannot use
+    └── CLIError                     a command-line failure, with its exit code
 """
 
 from __future__ import annotations
@@ -15,6 +44,15 @@ class InvalidSecretName(SecretsError, ValueError):
     """A secret or server name is empty, too long, or contains forbidden characters."""
 
 
+class InvalidValueError(SecretsError, ValueError):
+    """A value cannot be stored as given (not valid text, empty, a NUL in an env var)."""
+
+
+class ValueTypeError(SecretsError, TypeError):
+    """A value's type cannot be stored so that it comes back exactly (a non-str secret, a set,
+    a NaN in a dict…). A TypeError too, as it was before the tree existed."""
+
+
 class NoKeychainError(SecretsError):
     """No usable secret store on this machine; the message spells out the fix."""
 
@@ -23,12 +61,21 @@ class KeychainLockedError(SecretsError):
     """The keychain exists but is locked, and unlocking was refused or impossible."""
 
 
-class WrongPassphraseError(KeychainLockedError):
+class PassphraseError(SecretsError):
+    """The encrypted file store has no passphrase, or its source (file, prompt) is unusable."""
+
+
+class WrongPassphraseError(KeychainLockedError, PassphraseError):
     """The encrypted file exists but the passphrase we were given does not open it."""
 
 
 class UnknownBackendError(SecretsError, ValueError):
     """MCP_SECRETS_BACKEND (or --backend) names a store we do not have."""
+
+
+class UnsupportedBackendError(SecretsError, ValueError):
+    """A backend object that `MCPSecretsStorage` cannot serve (e.g. its per-entry limit is too
+    small to hold a chunk marker)."""
 
 
 class BackendError(SecretsError):
@@ -38,6 +85,20 @@ class BackendError(SecretsError):
 class StoreDamagedError(BackendError):
     """Stored data is damaged or was tampered with (not a wrong passphrase: another fix).
     The message names the repair, if there is one (`mcp-secrets repair SERVER`)."""
+
+
+class CorruptedEntryError(StoreDamagedError):
+    """An entry's chunks do not fit its marker: real damage, or a read torn by a writer
+    (storage retries once under the lock before letting it out)."""
+
+
+class DBusCallError(BackendError):
+    """A Secret Service call answered with a D-Bus error. Carries the error *name* only:
+    reply bodies are daemon text we do not control."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
 
 
 class ValueTooLargeError(SecretsError, ValueError):
@@ -73,14 +134,6 @@ class TemplateError(DialogError, ValueError):
     message is one line, names no value, and says what to fix."""
 
 
-class CLIError(SecretsError):
-    """A command-line failure with a message fit to print as-is, and the exit code to use."""
-
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
-
-
 class SecretReferenceError(SecretsError, ValueError):
     """A secret reference is malformed, of an unknown scheme, or names a secret that is missing.
 
@@ -111,6 +164,15 @@ class InputRequired(BaseException):
         self.result = result
 
 
+class CLIError(SecretsError):
+    """A command-line failure with a message fit to print as-is (never holds a secret value)
+    and the exit code to leave with (1: refused or failed, 2: bad usage)."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class ConfigFileError(SecretsError):
     """An MCP client's config file cannot be read, parsed or safely rewritten (malformed,
     read-only, changed by another program meanwhile). The message names the file, never a value."""
@@ -123,3 +185,35 @@ class MigrationError(SecretsError):
 
 class ProxyConfigError(SecretsError, ValueError):
     """`mcp-secrets proxy` was given a URL or header it cannot use; nothing was started."""
+
+
+#: Every class above, in the order drawn; `mcp_secrets` exports them all.
+__all__ = [
+    "BackendError",
+    "CLIError",
+    "ConfigFileError",
+    "CorruptedEntryError",
+    "DBusCallError",
+    "DialogCancelled",
+    "DialogError",
+    "DialogTimeout",
+    "InvalidSecretName",
+    "InvalidValueError",
+    "KeychainLockedError",
+    "MigrationError",
+    "NoDisplayError",
+    "NoKeychainError",
+    "PassphraseError",
+    "PermissionDeniedError",
+    "ProxyConfigError",
+    "ReadOnlyStoreError",
+    "SecretReferenceError",
+    "SecretsError",
+    "StoreDamagedError",
+    "TemplateError",
+    "UnknownBackendError",
+    "UnsupportedBackendError",
+    "ValueTooLargeError",
+    "ValueTypeError",
+    "WrongPassphraseError",
+]

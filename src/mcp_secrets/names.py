@@ -67,3 +67,14 @@ def service_name(server_name: str, profile: str | None = None) -> str:
     server = validate_name(server_name, kind="server name")
     chosen = profile_name(profile)
     return f"com.mcp.{server}" if chosen == DEFAULT_PROFILE else f"com.mcp.{server}/{chosen}"
+
+
+def set_command(server: str, *secret_names: str, profile: str | None = None) -> str:
+    """The shell command(s) that store `secret_names` for `server` (in `profile`, when not the
+    default): the one hint every message gives when a secret is missing, quoted for a POSIX
+    shell and ready to paste."""
+    import shlex
+
+    flag = "" if profile in (None, DEFAULT_PROFILE) else f" --profile {shlex.quote(profile)}"
+    return "; ".join(f"mcp-secrets set{flag} {shlex.quote(server)} {shlex.quote(n)}"
+                     for n in secret_names)

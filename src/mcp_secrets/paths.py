@@ -7,6 +7,8 @@ import contextlib
 import os
 import stat
 import sys
+import threading
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -92,3 +94,39 @@ def holding(lock: BaseFileLock, busy: str) -> Iterator[None]:
         yield
     finally:
         lock.release()
+
+
+class ForkSafeLock:
+    """A thread lock that a forked child gets fresh.
+
+    A thread that held a plain lock at `fork` time does not exist in the child, so the child
+    would wait for it forever. Every `ForkSafeLock` is replaced by a new, unheld lock in the
+    child (one `os.register_at_fork` hook for all of them). Use it as ``with lock:``.
+    """
+
+    __slots__ = ("__weakref__", "_factory", "_lock")
+
+    def __init__(self, *, reentrant: bool = False) -> None:
+        self._factory = threading.RLock if reentrant else threading.Lock
+        self._lock = self._factory()
+        _fork_safe.add(self)
+
+    def __enter__(self) -> bool:
+        return self._lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+    def _renew(self) -> None:
+        self._lock = self._factory()
+
+
+_fork_safe: weakref.WeakSet[ForkSafeLock] = weakref.WeakSet()
+
+
+def _renew_after_fork() -> None:
+    for lock in list(_fork_safe):
+        lock._renew()
+
+
+os.register_at_fork(after_in_child=_renew_after_fork)

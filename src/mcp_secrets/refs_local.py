@@ -59,14 +59,11 @@ class LocalScheme:
 
 
 def _missing(server: str, name: str, profile: str) -> str:
-    import shlex
-
-    from mcp_secrets.names import DEFAULT_PROFILE
+    from mcp_secrets.names import DEFAULT_PROFILE, set_command
 
     where = "" if profile == DEFAULT_PROFILE else f" in profile {profile!r}"
-    flag = "" if profile == DEFAULT_PROFILE else f" --profile {shlex.quote(profile)}"
     return (f"no secret {name!r} is stored for server {server!r}{where}; store it with: "
-            f"mcp-secrets set{flag} {shlex.quote(server)} {shlex.quote(name)}")
+            f"{set_command(server, name, profile=profile)}")
 
 
 class EnvScheme:

@@ -19,15 +19,17 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import sys
 import threading
 import time
-import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from mcp_secrets.backends.base import Backend
-from mcp_secrets.errors import BackendError, KeychainLockedError, NoKeychainError
+from mcp_secrets import config
+from mcp_secrets.backends.base import Backend, Probe
+from mcp_secrets.errors import BackendError, DBusCallError, KeychainLockedError, NoKeychainError
+from mcp_secrets.paths import ForkSafeLock
 
 if TYPE_CHECKING:
     from jeepney.io.blocking import DBusConnection
@@ -61,19 +63,15 @@ _FIX_NO_KEYRING = (
 LOCKED = "the default keyring collection is locked"
 _TRANSIENT = (LOCKED, "did not answer within", "Secret Service answered", "probe failed")
 
+#: How long the probe may take before we call the Secret Service unreachable.
+PROBE_TIMEOUT = 2.0
+FIX = (
+    "run a Secret Service (install gnome-keyring and unlock it, e.g. "
+    "`printf '%s' \"$PW\" | gnome-keyring-daemon --unlock --components=secrets` inside a D-Bus "
+    "session)"
+)
+
 _T = TypeVar("_T")
-
-_instances: weakref.WeakSet[SecretServiceBackend] = weakref.WeakSet()
-
-
-def _after_fork_in_child() -> None:
-    # A lock held by another parent thread at fork time would never be released in the child.
-    for backend in list(_instances):
-        backend._lock = threading.RLock()
-    _bus_lock._reset()  # the parent's bus names stay the parent's
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class _BusLock:
@@ -123,7 +121,7 @@ class _BusLock:
                 self._conn = None  # a half-used connection is not reused
                 raise
         if reply.header.message_type == MessageType.error:
-            raise _DBusFailure(_error_name(reply))
+            raise DBusCallError(_error_name(reply))
         return int(reply.body[0])
 
     @contextlib.contextmanager
@@ -154,7 +152,7 @@ class _BusLock:
             try:
                 if self._ask("RequestName", name, self._DO_NOT_QUEUE) in self._GOT:
                     return
-            except _DBusFailure as exc:
+            except DBusCallError as exc:
                 raise BackendError(f"the D-Bus session bus refused the write lock {name} "
                                    f"({exc.name}); nothing was changed") from None
             except (OSError, EOFError, TimeoutError) as exc:
@@ -167,6 +165,7 @@ class _BusLock:
 
 
 _bus_lock = _BusLock()
+os.register_at_fork(after_in_child=_bus_lock._reset)  # the parent's bus names stay the parent's
 
 
 def _error_name(reply: Any) -> str:
@@ -175,43 +174,41 @@ def _error_name(reply: Any) -> str:
     return str(reply.header.fields.get(HeaderFields.error_name, "org.freedesktop.DBus.Error"))
 
 
-class _DBusFailure(Exception):
-    """Internal: a D-Bus error reply, carrying only its error name (never a body)."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
-        self.name = name
-
-
 class SecretServiceBackend(Backend):
     """A `Backend` on the Secret Service; safe across threads and `fork`."""
 
     name = "secret-service"
+    #: The OS keychain on Linux; elsewhere only when named (MCP_SECRETS_BACKEND=secret-service).
+    priority = 30.0 if sys.platform.startswith("linux") else 0.0
+    is_keychain = True
 
     def __init__(self, *, collection: str = DEFAULT_COLLECTION, timeout: float = 30.0,
                  unlock_timeout: float = 120.0) -> None:
         self._collection_path = collection
         self._timeout = timeout
         self._unlock_timeout = unlock_timeout
-        self._lock = threading.RLock()
+        self._lock = ForkSafeLock(reentrant=True)  # fresh in a forked child
         self._pid = -1
         self._conn: DBusConnection | None = None
         self._session: Session | None = None
         self._paths: dict[tuple[str, str], str] = {}
-        _instances.add(self)
 
     # ------------------------------------------------------------------ probing
 
     @classmethod
-    def probe(cls, timeout: float = 2.0) -> str | None:
-        """None when the Secret Service is usable now, else a one-line reason why not.
+    def probe(cls, *, explicit: bool = False, timeout: float = PROBE_TIMEOUT) -> Probe:
+        """Usable now? Bounded by `timeout` (auth and each call); opens no transfer session and
+        reads no secret, so `selection` can call it at start-up."""
+        problem = cls._problem(timeout)
+        if problem is None:
+            return Probe(True, "reachable and unlocked")
+        transient = cls.is_transient(problem)
+        return Probe(False, problem, _FIX_LOCKED if transient else FIX, transient=transient)
 
-        Bounded by `timeout` (auth and each call); opens no transfer session and reads no secret,
-        so `selection` can call it at start-up.
-        """
-        if not os.environ.get("DBUS_SESSION_BUS_ADDRESS") and not os.environ.get(
-            "XDG_RUNTIME_DIR"
-        ):
+    @staticmethod
+    def _problem(timeout: float) -> str | None:
+        """None when the Secret Service is usable now, else a one-line reason why not."""
+        if not config.DBUS_SESSION_BUS_ADDRESS.get() and not config.XDG_RUNTIME_DIR.get():
             return "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set)"
         try:
             from jeepney import DBusAddress, HeaderFields, MessageType, Properties, new_method_call
@@ -309,7 +306,7 @@ class SecretServiceBackend(Backend):
         """Make sure the collection exists and is unlocked (asking to unlock once)."""
         try:
             locked = self._prop(self._collection_path, "Collection", "Locked")
-        except _DBusFailure as exc:
+        except DBusCallError as exc:
             if exc.name.endswith(_MISSING):
                 self._create_default_collection()
                 return
@@ -322,7 +319,7 @@ class SecretServiceBackend(Backend):
         try:
             path, prompt = self._call(SERVICE_PATH, "Service", "CreateCollection", "a{sv}s",
                                       (props, "default"))
-        except _DBusFailure as exc:
+        except DBusCallError as exc:
             raise KeychainLockedError(
                 f"the Secret Service could not create a default keyring ({exc.name}): "
                 f"{_FIX_NO_KEYRING}"
@@ -338,7 +335,7 @@ class SecretServiceBackend(Backend):
                                            ([self._collection_path],))
             accepted = len(prompt) <= 1 or self._prompt(prompt)
             still_locked = self._prop(self._collection_path, "Collection", "Locked")
-        except _DBusFailure as exc:
+        except DBusCallError as exc:
             raise KeychainLockedError(
                 f"the keyring is locked and unlocking failed ({exc.name}): {_FIX_LOCKED}"
             ) from None
@@ -374,7 +371,7 @@ class SecretServiceBackend(Backend):
         reply = self._conn.send_and_get_reply(msg, timeout=self._timeout)
         if reply.header.message_type == MessageType.error:
             # Only the error *name* travels on: bodies are daemon text we do not control.
-            raise _DBusFailure(_error_name(reply))
+            raise DBusCallError(_error_name(reply))
         result: tuple[Any, ...] = reply.body
         return result
 
@@ -385,7 +382,7 @@ class SecretServiceBackend(Backend):
         msg = Properties(DBusAddress(path, BUS_NAME, _PREFIX + iface)).get(name)
         reply = self._conn.send_and_get_reply(msg, timeout=self._timeout)
         if reply.header.message_type == MessageType.error:
-            raise _DBusFailure(_error_name(reply))
+            raise DBusCallError(_error_name(reply))
         return reply.body[0][1]
 
     def _search(self, attributes: dict[str, str]) -> list[str]:
@@ -413,7 +410,7 @@ class SecretServiceBackend(Backend):
                 return False, None
             try:
                 return True, action(path)
-            except _DBusFailure as exc:
+            except DBusCallError as exc:
                 if fresh or not exc.name.endswith(_MISSING):
                     raise
                 self._paths.pop((service, key), None)
@@ -432,7 +429,7 @@ class SecretServiceBackend(Backend):
         decryptor = Cipher(algorithms.AES(session.aes_key), modes.CBC(bytes(secret[1]))).decryptor()
         padded = decryptor.update(data) + decryptor.finalize()
         if not padded or not 1 <= padded[-1] <= 16:
-            raise _DBusFailure("mcp_secrets.BadPadding")
+            raise DBusCallError("mcp_secrets.BadPadding")
         return padded[: -padded[-1]]
 
     def _set_secret(self, path: str, value: bytes) -> None:
@@ -479,7 +476,7 @@ class SecretServiceBackend(Backend):
                 try:
                     self._ready()
                     return op()
-                except _DBusFailure as exc:
+                except DBusCallError as exc:
                     if exc.name.endswith(".IsLocked") and attempt == 1:
                         self._unlock()
                         continue
@@ -537,7 +534,7 @@ class SecretServiceBackend(Backend):
                 try:
                     self._delete_path(path)
                     found = True
-                except _DBusFailure as exc:
+                except DBusCallError as exc:
                     if not exc.name.endswith(_MISSING):
                         raise
             return found
@@ -551,7 +548,7 @@ class SecretServiceBackend(Backend):
             for path in self._search({"service": service}):
                 try:
                     attrs = self._prop(path, "Item", "Attributes")
-                except _DBusFailure:
+                except DBusCallError:
                     continue  # deleted while we listed
                 attributes = dict(attrs)
                 key = attributes.get("username")
@@ -584,7 +581,7 @@ class SecretServiceBackend(Backend):
             for path in self._search({"application": APPLICATION}):
                 try:
                     service = dict(self._prop(path, "Item", "Attributes")).get("service")
-                except _DBusFailure:
+                except DBusCallError:
                     continue
                 if service:
                     out.add(service)

@@ -20,18 +20,19 @@ if TYPE_CHECKING:
     from mcp_secrets.storage import MCPSecretsStorage
 
 
-def open_storage(server: str, name: str | None = None,
-                 profile: str | None = None) -> MCPSecretsStorage:
-    """The server's storage in `profile` (None: MCP_SECRETS_PROFILE, else the default). The
-    names are validated first, so a bad one fails before a keychain is opened or a value is
-    asked for."""
+def open_storage(server: str, name: str | None = None, profile: str | None = None, *,
+                 backend: str | None = None) -> MCPSecretsStorage:
+    """The server's storage in `profile` (None: MCP_SECRETS_PROFILE, else the default), on the
+    store named by `backend` (--backend), else the default one. The names are validated first,
+    so a bad one fails before a keychain is opened or a value is asked for."""
     from mcp_secrets.names import service_name, validate_name
+    from mcp_secrets.selection import default_backend
     from mcp_secrets.storage import MCPSecretsStorage
 
     if name is not None:
         validate_name(name)
     service_name(server, profile)
-    return MCPSecretsStorage(server, profile=profile)
+    return MCPSecretsStorage(server, backend=default_backend(backend), profile=profile)
 
 
 def _where(storage: MCPSecretsStorage) -> str:
@@ -56,7 +57,7 @@ def cmd_set(args: argparse.Namespace) -> int:
             "`mcp-secrets set SERVER NAME < file`, or run without a pipe to get a hidden prompt",
             EXIT_USAGE,
         )
-    storage = open_storage(args.server, args.name, args.profile)
+    storage = open_storage(args.server, args.name, args.profile, backend=args.backend)
     value = read_secret_value(f"{args.name!r} of {_where(storage)}")
     existed = storage.secret_exists(args.name)
     storage.store_secret(args.name, value)
@@ -66,7 +67,7 @@ def cmd_set(args: argparse.Namespace) -> int:
 
 
 def cmd_get(args: argparse.Namespace) -> int:
-    storage = open_storage(args.server, args.name, args.profile)
+    storage = open_storage(args.server, args.name, args.profile, backend=args.backend)
     value = storage.retrieve_secret(args.name)
     if args.json:
         payload: dict[str, object] = {
@@ -87,7 +88,7 @@ def cmd_get(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    storage = open_storage(args.server, profile=args.profile)
+    storage = open_storage(args.server, profile=args.profile, backend=args.backend)
     names = storage.list_secrets()
     if args.json:
         _emit_json({"server": args.server, "profile": storage.profile,
@@ -99,7 +100,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    storage = open_storage(args.server, args.name, args.profile)
+    storage = open_storage(args.server, args.name, args.profile, backend=args.backend)
     if not storage.delete_secret(args.name):
         raise CLIError(f"{args.name!r} was not stored for {_where(storage)}; nothing deleted")
     print(f"deleted {args.name!r} for {_where(storage)}")
@@ -107,7 +108,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 
 def cmd_clear(args: argparse.Namespace) -> int:
-    storage = open_storage(args.server, profile=args.profile)
+    storage = open_storage(args.server, profile=args.profile, backend=args.backend)
     if not args.yes:
         if not stdin_is_tty():
             raise CLIError(
@@ -122,22 +123,22 @@ def cmd_clear(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def servers_in_store() -> list[str] | None:
-    """The servers with entries in the default profile of the default store, or None if the
-    store cannot enumerate them."""
+def servers_in_store(backend: str | None = None) -> list[str] | None:
+    """The servers with entries in the default profile of the store named by `backend`
+    (--backend), else the default store; None if it cannot enumerate them."""
     from mcp_secrets.names import DEFAULT_PROFILE
 
-    scopes = scopes_in_store()
+    scopes = scopes_in_store(backend)
     return None if scopes is None else [s for s, p in scopes if p == DEFAULT_PROFILE]
 
 
-def scopes_in_store() -> list[tuple[str, str]] | None:
-    """(server, profile) of every scope with entries in the default store, or None if it
-    cannot enumerate them."""
+def scopes_in_store(backend: str | None = None) -> list[tuple[str, str]] | None:
+    """(server, profile) of every scope with entries in the store named by `backend`, else
+    the default store; None if it cannot enumerate them."""
     from mcp_secrets.names import DEFAULT_PROFILE, service_name
     from mcp_secrets.selection import default_backend
 
-    services = default_backend().services()
+    services = default_backend(backend).services()
     if services is None:
         return None
     scopes = []
@@ -172,7 +173,7 @@ def cmd_repair(args: argparse.Namespace) -> int:
     if args.server is not None:
         scopes = [(args.server, args.profile)]
     else:
-        found = scopes_in_store()
+        found = scopes_in_store(args.backend)
         if found is None:
             raise CLIError("this store cannot list its servers; name one: "
                            "mcp-secrets repair SERVER")
@@ -183,7 +184,7 @@ def cmd_repair(args: argparse.Namespace) -> int:
     for server, profile in scopes:
         label = server if profile in (None, DEFAULT_PROFILE) else f"{server} (profile {profile})"
         try:
-            report = open_storage(server, profile=profile).repair()
+            report = open_storage(server, profile=profile, backend=args.backend).repair()
         except SecretsError as exc:
             if args.server is not None:
                 raise

@@ -18,6 +18,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from mcp_secrets import config
 from mcp_secrets.cli.errors import EXIT_FAILURE, EXIT_OK
 
 if TYPE_CHECKING:
@@ -44,13 +45,14 @@ def _describe_exc(exc: BaseException) -> str:
     return str(exc) if isinstance(exc, SecretsError) else f"{type(exc).__name__} from the store"
 
 
-def roundtrip() -> RoundTrip:
-    """Write, read back and delete a random value under the doctor-only service."""
+def roundtrip(choice: str | None = None) -> RoundTrip:
+    """Write, read back and delete a random value under the doctor-only service, in the store
+    `choice` names (--backend), else the default one."""
     result: list[RoundTrip] = []
 
     def work() -> None:
         try:
-            result.append(_roundtrip())
+            result.append(_roundtrip(choice))
         except Exception as exc:
             result.append(RoundTrip(False, _describe_exc(exc)))
 
@@ -72,11 +74,11 @@ def _forget_probe_file(backend: Any) -> None:
         path_for(DOCTOR_SERVICE).unlink(missing_ok=True)
 
 
-def _roundtrip() -> RoundTrip:
+def _roundtrip(choice: str | None) -> RoundTrip:
     from mcp_secrets.errors import KeychainLockedError
     from mcp_secrets.selection import default_backend
 
-    backend = default_backend()
+    backend = default_backend(choice)
     key = f"probe-{secrets.token_hex(6)}"
     value = secrets.token_urlsafe(24)
     start = time.perf_counter()
@@ -166,16 +168,16 @@ def _window_kind() -> dict[str, Any]:
     return {"kind": sel.kind, "kind_reason": sel.reason, "kind_steps": sel.steps}
 
 
-def damage_check() -> list[dict[str, str]]:
+def damage_check(choice: str | None = None) -> list[dict[str, str]]:
     """Servers whose index disagrees with the store (ghosts, unlisted secrets, orphan chunks,
     an unreadable index), each with the command that repairs it. Changes nothing."""
     from mcp_secrets.cli.commands import describe_repair, open_storage, servers_in_store
     from mcp_secrets.storage import MCPSecretsStorage
 
     found: list[dict[str, str]] = []
-    for server in servers_in_store() or []:
+    for server in servers_in_store(choice) or []:
         try:
-            report = open_storage(server, profile="default").check()
+            report = open_storage(server, profile="default", backend=choice).check()
         except Exception as exc:
             found.append({"server": server, "found": _describe_exc(exc),
                           "fix": f"mcp-secrets repair {server}"})
@@ -212,11 +214,12 @@ def _display_fix(display: dict[str, Any]) -> str | None:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from mcp_secrets.selection import diagnose
 
-    diag = diagnose()
+    choice = getattr(args, "backend", None)
+    diag = diagnose(choice)
     # With no store chosen there is nothing to test; the diagnosis already says why.
-    rt = roundtrip() if diag.backend else RoundTrip(False, "no store was chosen")
+    rt = roundtrip(choice) if diag.backend else RoundTrip(False, "no store was chosen")
     display = display_check()
-    damage = damage_check() if rt.ok else []
+    damage = damage_check(choice) if rt.ok else []
     report: dict[str, Any] = {
         "ok": rt.ok,
         "backend": rt.backend or diag.backend,
@@ -232,7 +235,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         "platform": platform.platform(),
         "display": display,
         "display_fix": _display_fix(display),
-        "backend_override": _backend_override(),
+        "backend_override": choice or _backend_override(),
+        "backend_override_from": ("--backend" if choice
+                                  else config.BACKEND.name if config.BACKEND.get() else None),
         "damage": damage,
     }
     if args.json:
@@ -245,13 +250,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def _backend_override() -> str | None:
     """MCP_SECRETS_BACKEND as doctor shows it: a known store name, or a note that it is set
     to something else (not quoted: a value pasted into the wrong variable stays private)."""
-    from mcp_secrets import config
-    from mcp_secrets.selection import VALID_BACKENDS
+    from mcp_secrets.selection import valid_backends
 
     raw = config.BACKEND.get()
     if raw is None:
         return None
-    return raw if raw.lower() in VALID_BACKENDS else "(set, but to no known store name)"
+    return raw if raw.lower() in valid_backends() else "(set, but to no known store name)"
 
 
 def _print_human(r: dict[str, Any]) -> None:
@@ -261,7 +265,8 @@ def _print_human(r: dict[str, Any]) -> None:
     lines.append(f"why:      {r['reason']}")
     lines += [f"          - {step}" for step in r["steps"]]
     if r["backend_override"]:
-        lines.append(f"override: MCP_SECRETS_BACKEND={r['backend_override']}")
+        sep = " " if r["backend_override_from"] == "--backend" else "="
+        lines.append(f"override: {r['backend_override_from']}{sep}{r['backend_override']}")
     timing = f" in {rt['ms']:.1f} ms" if rt["ms"] is not None else ""
     lines.append(f"usable:   {'yes' if rt['ok'] else 'NO'} — {rt['detail']}{timing}")
     py = r["python"]
