@@ -142,6 +142,10 @@ GCP_PROJECT = declare(
     "MCP_SECRETS_GCP_PROJECT",
     "Google Cloud project of the gcp store (default: GOOGLE_CLOUD_PROJECT).",
 )
+GCP_ENDPOINT = declare(
+    "MCP_SECRETS_GCP_ENDPOINT",
+    "Another Secret Manager endpoint (a regional or private one), spoken to over REST.",
+)
 GOOGLE_CLOUD_PROJECT = declare("GOOGLE_CLOUD_PROJECT", "The default Google Cloud project.")
 GCP_PREFIX = declare(
     "MCP_SECRETS_GCP_PREFIX",

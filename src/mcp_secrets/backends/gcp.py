@@ -32,7 +32,11 @@ def make_client() -> Any:
     from google.auth.exceptions import DefaultCredentialsError
     from google.cloud import secretmanager
 
+    endpoint = config.GCP_ENDPOINT.get()
     try:
+        if endpoint:
+            return secretmanager.SecretManagerServiceClient(
+                client_options={"api_endpoint": endpoint}, transport="rest")
         return secretmanager.SecretManagerServiceClient()
     except DefaultCredentialsError:
         raise BackendError("Google Cloud Secret Manager: no credentials found; run `gcloud "
@@ -46,20 +50,23 @@ class NotFound(Exception):
 
 def call(what: str, fn: Any, **kwargs: Any) -> Any:
     """Run one client call; map failures to a `BackendError` with a fixed text."""
+    import requests
     from google.api_core import exceptions as gx
+    from google.auth.exceptions import TransportError
 
     try:
         return fn(timeout=TIMEOUT_S, **kwargs)
     except gx.NotFound:
         raise NotFound(what) from None
-    except (gx.PermissionDenied, gx.Unauthenticated) as exc:
+    except (gx.Forbidden, gx.Unauthorized) as exc:
         raise BackendError(f"Google Cloud Secret Manager refused to {what}: "
                            f"{type(exc).__name__} (check the credentials and IAM roles)"
                            ) from None
     except gx.FailedPrecondition:
         raise BackendError(f"Google Cloud Secret Manager cannot {what}: the version is "
                            "disabled or destroyed") from None
-    except (gx.ServiceUnavailable, gx.DeadlineExceeded, gx.RetryError):
+    except (gx.ServiceUnavailable, gx.DeadlineExceeded, gx.RetryError, TransportError,
+            requests.ConnectionError, requests.Timeout):
         raise BackendError(f"Google Cloud Secret Manager is unreachable ({what})") from None
     except gx.GoogleAPIError as exc:
         raise BackendError(f"Google Cloud Secret Manager failed to {what} "
