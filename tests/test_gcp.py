@@ -44,7 +44,7 @@ def test_reference_parsing(ref: str, name: str) -> None:
     "gcp-sm://projects/p/secrets/s/versions/3/more",
 ])
 def test_malformed_references(ref: str) -> None:
-    with pytest.raises(SecretReferenceError, match="malformed|version must be") as err:
+    with pytest.raises(SecretReferenceError, match=r"malformed|version must be") as err:
         resolve(ref, var="TOKEN")
     assert "TOKEN" in str(err.value)
 
@@ -74,7 +74,7 @@ def test_missing_and_denied(gcp: FakeGcp) -> None:
 
 def test_unreachable_endpoint(gcp: FakeGcp, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MCP_SECRETS_GCP_ENDPOINT", "http://127.0.0.1:1")
-    with pytest.raises(SecretReferenceError, match="unreachable|failed"):
+    with pytest.raises(SecretReferenceError, match="unreachable"):
         resolve("gcp-sm://projects/proj/secrets/api", var="X")
 
 
