@@ -135,3 +135,49 @@ def test_access_denied_is_reported_as_such(monkeypatch: pytest.MonkeyPatch) -> N
         finally:
             _set_auth(own, "inf")
     assert "LOCKED" in str(err.value) and CANARY not in str(err.value)
+
+
+# --------------------------------------------------------------------------- the aws store
+
+
+@pytest.fixture
+def aws_store(aws_env: Moto, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    from mcp_secrets import selection
+
+    prefix = unique("mcp")
+    monkeypatch.setenv("MCP_SECRETS_BACKEND", "aws")
+    monkeypatch.setenv("MCP_SECRETS_AWS_PREFIX", prefix)
+    selection.reset()
+    yield prefix
+    selection.reset()
+
+
+def test_the_library_uses_aws_with_no_code_change(aws_store: str, aws_env: Moto) -> None:
+    from mcp_secrets.manager import MCPSecretsManager
+
+    manager = MCPSecretsManager("weather")
+    assert manager.list_secrets() == []
+    manager.store_secret("API_KEY", CANARY)
+    manager.store_secret("OTHER", "x")
+    assert manager.retrieve_secret("API_KEY") == CANARY
+    assert manager.list_secrets() == ["API_KEY", "OTHER"]
+    assert resolve(f"aws-sm://{aws_store}/com.mcp.weather/API_KEY") == CANARY
+    manager.store_secret("API_KEY", "rotated")
+    assert resolve(f"aws-sm://{aws_store}/com.mcp.weather/API_KEY?stage=AWSPREVIOUS") == CANARY
+    assert manager.storage.backend.keys("com.mcp.weather") == [
+        "API_KEY", "OTHER", "__secret_index__"]
+    assert manager.delete_secret("OTHER") is True and manager.delete_secret("OTHER") is False
+    assert manager.clear_secrets() == 1
+    assert manager.list_secrets() == [] and manager.retrieve_secret("API_KEY") is None
+    assert manager.storage.backend.keys("com.mcp.weather") == []
+
+
+def test_an_unreachable_aws_store_is_an_error_never_a_fallback(
+        aws_store: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mcp_secrets.errors import BackendError
+    from mcp_secrets.manager import MCPSecretsManager
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", "http://127.0.0.1:1")
+    with pytest.raises(BackendError, match="unreachable") as err:
+        MCPSecretsManager("down").store_secret("K", CANARY)
+    assert CANARY not in str(err.value)

@@ -86,3 +86,24 @@ def test_no_credentials_is_a_clear_error(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path))
     with pytest.raises(SecretReferenceError, match="no credentials"):
         resolve("gcp-sm://projects/proj/secrets/api", var="X")
+
+
+def test_the_gcp_store_through_the_library(gcp: FakeGcp, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mcp_secrets import selection
+    from mcp_secrets.manager import MCPSecretsManager
+
+    monkeypatch.setenv("MCP_SECRETS_BACKEND", "gcp")
+    selection.reset()
+    try:
+        manager = MCPSecretsManager("my srv")
+        manager.store_secret("API_KEY", CANARY)
+        manager.store_secret("API_KEY", "v2")
+        assert manager.retrieve_secret("API_KEY") == "v2"
+        assert manager.list_secrets() == ["API_KEY"]
+        sid = "mcp-secrets--com_2emcp_2emy_20srv--API_5fKEY"
+        assert gcp.secrets[sid] == [CANARY.encode(), b"v2"]  # a write adds a version
+        assert resolve(f"gcp-sm://projects/proj/secrets/{sid}/versions/1") == CANARY
+        assert manager.delete_secret("API_KEY") is True
+        assert manager.clear_secrets() == 0 and manager.list_secrets() == []
+    finally:
+        selection.reset()

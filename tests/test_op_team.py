@@ -55,3 +55,48 @@ def test_signed_out_op_is_a_clear_error(fake_op: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("FAKE_OP_SIGNED_OUT", "1")
     with pytest.raises(SecretReferenceError, match="not signed in"):
         resolve("op://Dev/github/token", var="X")
+
+
+def test_the_1password_store_through_the_library(fake_op: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from mcp_secrets import selection
+    from mcp_secrets.manager import MCPSecretsManager
+
+    monkeypatch.setenv("MCP_SECRETS_BACKEND", "1password")
+    monkeypatch.setenv("MCP_SECRETS_1PASSWORD_VAULT", "Team")
+    selection.reset()
+    try:
+        manager = MCPSecretsManager("weather")
+        manager.store_secret("API_KEY", CANARY)
+        assert manager.retrieve_secret("API_KEY") == CANARY
+        assert manager.list_secrets() == ["API_KEY"]
+        assert resolve("op://Team/com.mcp.weather/API_KEY") == CANARY
+        assert manager.delete_secret("API_KEY") is True
+        assert manager.list_secrets() == []
+        log = fake_op.read_text()
+        assert CANARY not in log  # never in argv
+    finally:
+        selection.reset()
+
+
+def test_a_service_account_store_is_read_only(fake_op: Path) -> None:
+    from mcp_secrets.backends.onepassword import OnePasswordSDK
+    from mcp_secrets.backends.onepassword_backend import OnePasswordBackend
+    from mcp_secrets.errors import ReadOnlyStoreError
+    from mcp_secrets.storage import MCPSecretsStorage
+
+    class HandMadeItem(OnePasswordSDK):
+        """The SDK transport with its network call replaced by an item made by hand: no
+        1Password account is reachable here."""
+
+        def get_item(self, vault: str, title: str) -> dict[str, object] | None:
+            return {"API_KEY": CANARY, "REGION": "eu"} if title == "com.mcp.prod" else None
+
+    storage = MCPSecretsStorage("prod", OnePasswordBackend("Team", HandMadeItem("ops_x")))
+    assert storage.retrieve_secret("API_KEY") == CANARY
+    assert storage.list_secrets() == ["API_KEY", "REGION"]  # the item's fields are the names
+    with pytest.raises(ReadOnlyStoreError, match="read-only") as err:
+        storage.store_secret("API_KEY", "new")
+    assert CANARY not in str(err.value)
+    with pytest.raises(ReadOnlyStoreError):
+        storage.delete_secret("API_KEY")

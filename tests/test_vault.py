@@ -155,3 +155,106 @@ def test_server_stopped_mid_run_is_a_clear_error(monkeypatch: pytest.MonkeyPatch
             resolve("vault://secret/live#k", var="LIVE")
     assert "unreachable" in str(err.value) and "LIVE" in str(err.value)
     assert CANARY not in str(err.value)
+
+
+# --------------------------------------------------------------------------- the vault store
+
+
+@pytest.fixture
+def vault_store(vault_env: Bao, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """MCP_SECRETS_BACKEND=vault with a fresh prefix; yields the KV path."""
+    from mcp_secrets import selection
+
+    path = f"secret/{unique('mcp')}"
+    monkeypatch.setenv("MCP_SECRETS_BACKEND", "vault")
+    monkeypatch.setenv("MCP_SECRETS_VAULT_PATH", path)
+    selection.reset()
+    yield path
+    selection.reset()
+
+
+def test_the_library_uses_vault_with_no_code_change(vault_store: str, bao: Bao) -> None:
+    from mcp_secrets.manager import MCPSecretsManager
+
+    manager = MCPSecretsManager("weather")
+    assert manager.list_secrets() == []
+    manager.store_secret("API_KEY", CANARY)
+    manager.store_secret("OTHER", "x")
+    assert manager.retrieve_secret("API_KEY") == CANARY
+    assert manager.list_secrets() == ["API_KEY", "OTHER"]
+    prefix = vault_store.split("/", 1)[1]
+    stored = client(bao).secrets.kv.v2.read_secret_version(
+        path=f"{prefix}/com.mcp.weather/API_KEY", mount_point="secret",
+        raise_on_deleted_version=True)
+    assert stored["data"]["data"] == {"value": CANARY}  # where a team mate can see it
+    assert resolve(f"vault://{vault_store}/com.mcp.weather/API_KEY#value") == CANARY
+    assert manager.delete_secret("OTHER") is True and manager.delete_secret("OTHER") is False
+    assert manager.list_secrets() == ["API_KEY"]
+    assert manager.clear_secrets() == 1
+    assert manager.list_secrets() == [] and manager.retrieve_secret("API_KEY") is None
+
+
+def test_every_write_is_a_new_version(vault_store: str) -> None:
+    from mcp_secrets.backends.vault import VaultBackend
+    from mcp_secrets.manager import MCPSecretsManager
+
+    manager = MCPSecretsManager("versions")
+    manager.store_secret("K", "one")
+    manager.store_secret("K", "two")
+    backend = manager.storage.backend
+    assert isinstance(backend, VaultBackend)
+    assert backend.current_version("com.mcp.versions", "K") == 2
+    assert backend.previous("com.mcp.versions", "K") == "one"
+
+
+def test_the_cli_writes_to_vault(vault_store: str) -> None:
+    run = subprocess.run([sys.executable, "-m", "mcp_secrets.cli", "set", "cli-srv", "TOKEN"],
+                         input=CANARY, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert resolve(f"vault://{vault_store}/com.mcp.cli-srv/TOKEN#value") == CANARY
+    assert CANARY not in run.stdout + run.stderr
+
+
+def test_doctor_explains_the_vault_store(vault_store: str) -> None:
+    run = subprocess.run([sys.executable, "-m", "mcp_secrets.cli", "doctor", "--json"],
+                         capture_output=True, text=True, timeout=120)
+    assert "MCP_SECRETS_BACKEND=vault" in run.stdout
+    assert "KV v2 under " + vault_store in run.stdout
+
+
+def test_a_vault_that_is_down_is_an_error_never_a_fallback(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from mcp_secrets import selection
+    from mcp_secrets.errors import BackendError
+    from mcp_secrets.manager import MCPSecretsManager
+
+    with running_bao() as own:
+        monkeypatch.setenv("VAULT_ADDR", own.addr)
+        monkeypatch.setenv("VAULT_TOKEN", "root")
+        monkeypatch.setenv("MCP_SECRETS_BACKEND", "vault")
+        selection.reset()
+        manager = MCPSecretsManager("down")
+        manager.store_secret("K", CANARY)
+        own.stop()
+        with pytest.raises(BackendError, match="unreachable") as err:
+            manager.store_secret("K2", CANARY)
+        assert CANARY not in str(err.value)
+        with pytest.raises(BackendError, match="unreachable"):
+            MCPSecretsManager("down-too").list_secrets()
+    selection.reset()
+
+
+def test_vault_store_without_configuration_says_what_to_set(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from mcp_secrets import selection
+    from mcp_secrets.errors import NoKeychainError
+
+    for var in ("VAULT_ADDR", "VAULT_TOKEN", "BAO_ADDR", "BAO_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("MCP_SECRETS_BACKEND", "vault")
+    selection.reset()
+    try:
+        with pytest.raises(NoKeychainError, match="VAULT_ADDR"):
+            selection.default_backend()
+    finally:
+        selection.reset()

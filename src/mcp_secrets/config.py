@@ -67,8 +67,9 @@ BYPASS_CONFIRM = declare(
 # --- where secrets live ------------------------------------------------------------------------
 BACKEND = declare(
     "MCP_SECRETS_BACKEND",
-    "Force one store (`secret-service`, `keyring`, `encrypted-file`, `memory`, …) instead of "
-    "automatic selection; a forced store that does not work is an error, never a fallback.",
+    "Force one store (`secret-service`, `keyring`, `file`, `memory`, or a team store: `vault`, "
+    "`aws`, `gcp`, `1password`) instead of automatic selection; a forced store that does not "
+    "work is an error, never a fallback.",
 )
 PASSPHRASE = declare(
     "MCP_SECRETS_PASSPHRASE",

@@ -2,7 +2,8 @@
 
 Order (first usable wins):
 
-1. ``MCP_SECRETS_BACKEND`` if set: ``secret-service``, ``keyring``, ``file`` or ``memory``.
+1. ``MCP_SECRETS_BACKEND`` if set: ``secret-service``, ``keyring``, ``file``, ``memory``, or a
+   team store: ``vault``, ``aws``, ``gcp``, ``1password`` (never chosen automatically).
    An explicit choice that does not work is an error, never a silent fallback.
 2. On Linux: the Secret Service (gnome-keyring, KeePassXC, …), probed with a short timeout so a
    misconfigured D-Bus cannot stall start-up. ``keyring`` is not imported on this path: its
@@ -161,6 +162,19 @@ def _memory(steps: list[str]) -> Factory:
     return make
 
 
+def _team(module: str) -> Callable[[list[str]], Factory | None]:
+    """A team store's candidate (backends/<module>.py `candidate`), imported only when named."""
+
+    def candidate(steps: list[str]) -> Factory | None:
+        import importlib
+
+        found: Factory | None = importlib.import_module(
+            f"mcp_secrets.backends.{module}").candidate(steps)
+        return found
+
+    return candidate
+
+
 def _is_linux() -> bool:
     return sys.platform.startswith("linux")
 
@@ -193,6 +207,11 @@ _CANDIDATES: dict[str, tuple[Callable[[list[str]], Factory | None], str | None]]
         "to use the encrypted file store",
     ),
     "memory": (_memory, None),
+    "vault": (_team("vault"), "set VAULT_ADDR and VAULT_TOKEN (or BAO_ADDR and BAO_TOKEN)"),
+    "aws": (_team("aws"), "install the aws extra and configure AWS credentials and region"),
+    "gcp": (_team("gcp"), "install the gcp extra and set MCP_SECRETS_GCP_PROJECT"),
+    "1password": (_team("onepassword_backend"),
+                  "install the `op` CLI and sign in, or set OP_SERVICE_ACCOUNT_TOKEN"),
 }
 VALID_BACKENDS = tuple(_CANDIDATES)
 

@@ -13,6 +13,7 @@ Credentials, region and endpoint come from boto3's standard chain (``AWS_PROFILE
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from mcp_secrets import config
@@ -179,3 +180,19 @@ class AwsBackend(Backend):
         region = getattr(getattr(self._client, "meta", None), "region_name", None)
         return f"aws (Secrets Manager, names {self.prefix or ''}/com.mcp.*" + (
             f", region {region})" if region else ")")
+
+
+def candidate(steps: list[str]) -> Callable[[], Backend] | None:
+    """For selection: the aws store if boto3 is installed and a region is configured."""
+    try:
+        boto3 = require("boto3", "aws", "the aws store")
+    except BackendError as exc:
+        steps.append(f"aws: not usable — {exc}")
+        return None
+    region = boto3.session.Session().region_name
+    if not region:
+        steps.append("aws: not usable — no region (set AWS_REGION or a profile's region)")
+        return None
+    steps.append(f"aws: Secrets Manager in {region}, names under "
+                 f"{config.AWS_PREFIX.get()}/ (MCP_SECRETS_AWS_PREFIX) — chosen")
+    return AwsBackend

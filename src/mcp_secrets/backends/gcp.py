@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from mcp_secrets import config
@@ -169,3 +170,19 @@ class GcpBackend(Backend):
 
     def describe(self) -> str:
         return f"gcp (Secret Manager, project {self.project}, ids {self.prefix}--*)"
+
+
+def candidate(steps: list[str]) -> Callable[[], Backend] | None:
+    """For selection: the gcp store if the client library is installed and a project is set."""
+    try:
+        require("google.cloud.secretmanager", "gcp", "the gcp store")
+    except BackendError as exc:
+        steps.append(f"gcp: not usable — {exc}")
+        return None
+    project = config.GCP_PROJECT.get() or config.GOOGLE_CLOUD_PROJECT.get()
+    if not project:
+        steps.append("gcp: not usable — set MCP_SECRETS_GCP_PROJECT (or GOOGLE_CLOUD_PROJECT)")
+        return None
+    steps.append(f"gcp: Secret Manager in project {project}, ids {config.GCP_PREFIX.get()}--* "
+                 "(MCP_SECRETS_GCP_PREFIX) — chosen")
+    return GcpBackend

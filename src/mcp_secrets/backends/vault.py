@@ -12,6 +12,7 @@ sealed or refuses the token is a `BackendError` saying so; nothing falls back to
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -207,3 +208,15 @@ class VaultBackend(Backend):
         where = settings().addr or "VAULT_ADDR unset"
         return f"vault (KV v2 {self.mount}/{self.prefix or ''} at {where})"
 
+
+
+def candidate(steps: list[str]) -> Callable[[], Backend] | None:
+    """For selection: the vault store if it is configured (the server is reached on first use,
+    where a server that is down is an error, never a fallback)."""
+    why = problem()
+    if why is not None:
+        steps.append(f"vault: not usable — {why}")
+        return None
+    path = config.VAULT_PATH.get()
+    steps.append(f"vault: {settings().addr}, KV v2 under {path} (MCP_SECRETS_VAULT_PATH) — chosen")
+    return VaultBackend
