@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mcp_secrets import audit
 from mcp_secrets.capabilities import form_elicitation_supported, is_modern
 from mcp_secrets.errors import (
     DialogCancelled,
@@ -263,6 +264,7 @@ class _Flow:
                 value = values.get(name)
                 if value:
                     self.manager.store_secret(name, value)
+                    audit.record("collect", server=self.server, name=name, outcome="stored")
                     stored.append(name)
         except SecretsError as exc:
             return False, f"Could not store the secrets: {exc}"

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from mcp_secrets import audit
 from mcp_secrets.errors import PermissionDeniedError
 
 ALLOW = "Allow"
@@ -59,6 +60,7 @@ def forget_call_grants(tokens: Iterable[str]) -> None:
 
 def _decide(choice: str | None, key: tuple[str, str], secret_name: str) -> bool:
     """Apply an answer; True = allowed once, raises on anything but Allow/Allow for session."""
+    audit.record("permission", server=key[0], name=secret_name, outcome=choice or "no answer")
     if choice == ALLOW_SESSION:
         _session_grants.add(key)
         return True

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from mcp_secrets import audit
 from mcp_secrets.errors import SecretReferenceError
 
 
@@ -130,6 +131,7 @@ def resolve_all(refs: Mapping[str, str]) -> dict[str, str]:
             raise SecretReferenceError(f"the {name}:// resolver returned {len(values)} values "
                                        f"for {len(items)} references")
         out.update({label: v for (label, _), v in zip(items, values, strict=True)})
+    audit.resolved(parsed)
     return out
 
 

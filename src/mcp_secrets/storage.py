@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from mcp_secrets import audit
 from mcp_secrets.cache import Generation, state_file_stem
 from mcp_secrets.errors import BackendError, SecretsError, ValueTooLargeError
 from mcp_secrets.names import RESERVED_PREFIX, service_name, validate_name
@@ -156,6 +157,7 @@ class MCPSecretsStorage:
 
     # ------------------------------------------------------------ public API
 
+    @audit.audited("write")
     def store_secret(self, name: str, value: str) -> None:
         """Create or replace `name`; nothing is stored if the name or value is bad."""
         validate_name(name)
@@ -195,6 +197,7 @@ class MCPSecretsStorage:
     def secret_exists(self, name: str) -> bool:
         return self.retrieve_secret(name) is not None
 
+    @audit.audited("delete")
     def delete_secret(self, name: str) -> bool:
         """Remove `name`; True if it was stored."""
         validate_name(name)
@@ -226,6 +229,7 @@ class MCPSecretsStorage:
         self._remember(g0, names=result)
         return list(result)
 
+    @audit.audited("clear")
     def clear_secrets(self) -> int:
         """Delete every secret of this server (indexed or found by enumeration); the count."""
         with self._write() as tx:
@@ -301,6 +305,7 @@ class MCPSecretsStorage:
         validate_name(name)
         g0 = self._gv[0]  # read before the store: a write after this makes the entry stale
         value = self._get(name)
+        audit.first_read(self, name, value is not None)
         self._remember(g0, name=name, value=value)
         return value
 
