@@ -52,6 +52,7 @@ _T = TypeVar("_T")
 
 INDEX_KEY = "__secret_index__"
 CHUNK_PREFIX = "__chunk__"
+PREVIOUS_PREFIX = "__previous__"  # a rotated secret's grace-period record (rotation.py)
 MARKER_PREFIX = "mcp-secrets:chunked:v1:"
 _MARKER_RE = re.compile(r"mcp-secrets:chunked:v1:(\d{1,6}):([0-9a-f]{8}):([0-9a-f]{64})")
 #: Longest value accepted, in characters (a keychain is not a file store).
@@ -205,6 +206,7 @@ class MCPSecretsStorage:
             index = self._load_index()
             self._heal_pending(index, keep=None)
             existed = self._remove(name)  # value first: a kill leaves a ghost at worst
+            self._remove(PREVIOUS_PREFIX + name)
             if name in index.names:
                 index.names.discard(name)
                 index.dirty = True
@@ -236,6 +238,8 @@ class MCPSecretsStorage:
             index = self._load_index(tolerate_corrupt=True)
             keys = self._bkeys()
             removed = sum(1 for n in sorted(_candidates(index, keys)) if self._remove(n))
+            for n in _candidates(index, keys):
+                self._remove(PREVIOUS_PREFIX + n)
             self._remove(INDEX_KEY)
             if keys is not None:
                 for key in self._bkeys() or []:

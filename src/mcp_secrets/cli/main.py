@@ -32,12 +32,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _commands() -> dict[str, Handler]:
-    from mcp_secrets.cli import audit, commands, doctor
+    from mcp_secrets.cli import audit, commands, doctor, rotate
 
     return {
         "set": commands.cmd_set, "get": commands.cmd_get, "list": commands.cmd_list,
         "delete": commands.cmd_delete, "clear": commands.cmd_clear, "doctor": doctor.cmd_doctor,
-        "audit": audit.cmd_audit,
+        "audit": audit.cmd_audit, "rotate": rotate.cmd_rotate,
     }
 
 
@@ -88,9 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     doc = sub.add_parser("doctor", help="which store is used, why, whether it works, how to fix")
     doc.add_argument("--json", action="store_true")
-    from mcp_secrets.cli import audit
+    from mcp_secrets.cli import audit, rotate
 
     audit.add_parser(sub)
+    rotate.add_parser(sub)
     return p
 
 
