@@ -90,15 +90,23 @@ def _digest(line: bytes) -> str:
 def record(action: str, *, server: str | None = None, name: str | None = None,
            outcome: str = "ok", store: str | None = None, profile: str | None = None) -> None:
     """Append one event. Never pass a value: only names and outcomes go in."""
-    if not enabled():
-        return
-    event = {
+    _write([_event(action, server, name, outcome, store, profile)])
+
+
+def _event(action: str, server: str | None, name: str | None, outcome: str,
+           store: str | None, profile: str | None) -> dict[str, Any]:
+    return {
         "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "server": server, "profile": profile, "name": name, "action": action,
         "outcome": outcome, "store": store, "pid": _pid, "program": _program(),
     }
+
+
+def _write(events: list[dict[str, Any]]) -> None:
+    if not enabled() or not events:
+        return
     try:
-        _append(log_path(), event)
+        _append(log_path(), events)
     except Exception as exc:  # the log must not take the secret operation down with it
         log.warning("mcp-secrets could not write the audit log (%s)", type(exc).__name__)
 
@@ -115,8 +123,8 @@ def first_read(storage: Any, name: str, found: bool) -> None:
 def resolved(refs: Mapping[str, Any]) -> None:
     """Log each reference `resolve_all` turned into a value (what `run` injects): the label
     (usually the variable) as name, the scheme as store; a reference holds no value."""
-    for label, ref in refs.items():
-        record("resolve", server=ref.host or None, name=label, store=ref.scheme)
+    _write([_event("resolve", ref.host or None, label, "ok", ref.scheme, None)
+            for label, ref in refs.items()])
 
 
 def _lock(path: Path) -> contextlib.AbstractContextManager[None]:
@@ -171,21 +179,24 @@ def _max_bytes() -> int:
         return 10_000_000
 
 
-def _append(path: Path, event: dict[str, Any]) -> None:
+def _append(path: Path, events: list[dict[str, Any]]) -> None:
+    """Append `events` in one locked step, each line chained to the one before."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     with _thread_lock, _lock(path):
         prev = _last_hash(path)
-        line = json.dumps({**event, "prev": prev}, separators=(",", ":"),
-                          ensure_ascii=False).encode("utf-8")
-        with contextlib.suppress(FileNotFoundError):
-            if path.stat().st_size + len(line) + 1 > _max_bytes():
-                _rotate(path)
-        fd = _open_private(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-        try:
-            os.write(fd, line + b"\n")
-        finally:
-            os.close(fd)
-        _write_head(path, _digest(line))
+        for event in events:
+            line = json.dumps({**event, "prev": prev}, separators=(",", ":"),
+                              ensure_ascii=False).encode("utf-8")
+            with contextlib.suppress(FileNotFoundError):
+                if path.stat().st_size + len(line) + 1 > _max_bytes():
+                    _rotate(path)
+            fd = _open_private(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+            try:
+                os.write(fd, line + b"\n")
+            finally:
+                os.close(fd)
+            prev = _digest(line)
+        _write_head(path, prev)
 
 
 def audited(action: str) -> Callable[[_F], _F]:
