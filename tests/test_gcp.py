@@ -103,6 +103,11 @@ def test_the_gcp_store_through_the_library(gcp: FakeGcp, monkeypatch: pytest.Mon
         sid = "mcp-secrets--com_2emcp_2emy_20srv--API_5fKEY"
         assert gcp.secrets[sid] == [CANARY.encode(), b"v2"]  # a write adds a version
         assert resolve(f"gcp-sm://projects/proj/secrets/{sid}/versions/1") == CANARY
+        from mcp_secrets.rotation import rotate
+
+        rotate(manager.storage, "API_KEY", "v3")
+        assert manager.retrieve_secret("API_KEY") == "v3"
+        assert manager.previous_secret("API_KEY") == "v2"  # from version 2, not a copy
         assert manager.delete_secret("API_KEY") is True
         assert manager.clear_secrets() == 0 and manager.list_secrets() == []
     finally:

@@ -133,6 +133,17 @@ class GcpBackend(Backend):
         except NotFound:
             return None
 
+    def previous(self, service: str, key: str) -> str | None:
+        """The version before the latest (a rotation's grace period), or None."""
+        name = self.secret_name(service, key)
+        try:
+            latest = call(f"read {name}", self.client.access_secret_version,
+                          request={"name": f"{name}/versions/latest"})
+            number = int(str(latest.name).rsplit("/", 1)[-1])
+            return read(self.client, f"{name}/versions/{number - 1}") if number > 1 else None
+        except (NotFound, ValueError):
+            return None
+
     def set(self, service: str, key: str, value: str) -> None:
         name = self.secret_name(service, key)
         payload = {"data": value.encode("utf-8")}
