@@ -71,7 +71,7 @@ def test_a_failed_write_is_logged_as_failed(log_file: Path) -> None:
     storage = MCPSecretsStorage("weather", MemoryBackend())
     with pytest.raises(TypeError):
         storage.store_secret("K", 42)  # type: ignore[arg-type]
-    assert events(log_file)[-1]["outcome"] == "failed: TypeError"
+    assert events(log_file)[-1]["outcome"] == "failed: ValueTypeError"
 
 
 def test_permission_decisions_collection_and_resolution(log_file: Path,

@@ -27,7 +27,7 @@ from mcp_secrets.backends.encrypted_file import (
 from mcp_secrets.errors import (
     BackendError,
     KeychainLockedError,
-    NoKeychainError,
+    PassphraseError,
     WrongPassphraseError,
 )
 
@@ -228,12 +228,12 @@ def test_no_passphrase_source_explains_the_three_ways(data_dir: Path) -> None:
     r = run_py(
         f"""
         from mcp_secrets.backends.encrypted_file import EncryptedFileBackend
-        from mcp_secrets.errors import NoKeychainError
+        from mcp_secrets.errors import PassphraseError
         b = EncryptedFileBackend()
         assert b.get({SERVICE!r}, "k") is None  # nothing to decrypt: nothing asked
         try:
             b.set({SERVICE!r}, "k", {CANARY!r})
-        except NoKeychainError as exc:
+        except PassphraseError as exc:
             print("ERR", exc)
         """,
         env,
@@ -259,11 +259,11 @@ def test_passphrase_file(data_dir: Path, tmp_path: Path, monkeypatch: pytest.Mon
 
     monkeypatch.delenv(ENV_PASSPHRASE)
     monkeypatch.setenv(ENV_PASSPHRASE_FILE, str(tmp_path / "missing"))
-    with pytest.raises(NoKeychainError, match="cannot be read"):
+    with pytest.raises(PassphraseError, match="cannot be read"):
         EncryptedFileBackend().get(SERVICE, "k")
     (tmp_path / "empty").write_text("\n")
     monkeypatch.setenv(ENV_PASSPHRASE_FILE, str(tmp_path / "empty"))
-    with pytest.raises(NoKeychainError, match="is empty"):
+    with pytest.raises(PassphraseError, match="is empty"):
         EncryptedFileBackend().get(SERVICE, "k")
 
 

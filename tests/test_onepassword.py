@@ -2,8 +2,8 @@
 
 * the `op` CLI transport runs against tests/fake_op/op — a FAKE `op` written for these tests
   that keeps items in a JSON file and logs its argv — not the real CLI;
-* the SDK transport (the real `onepassword-sdk`) is exercised only at its offline edges:
-  secret-reference validation, a missing SDK token path, malformed tokens.
+* the SDK transport runs the real `onepassword-sdk` at its offline edges (malformed tokens),
+  and against `FakeSDKClient` — a FAKE of the SDK's client object — for how we use the client.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -20,7 +20,6 @@ from mcp_secrets.backends.onepassword import (
     OnePasswordSDK,
     OpCLI,
     default_transport,
-    validate_reference,
 )
 from mcp_secrets.errors import BackendError
 from mcp_secrets.stores import OnePasswordStorage
@@ -142,14 +141,6 @@ def test_op_on_path_is_used(fake: dict[str, Path], monkeypatch: pytest.MonkeyPat
     assert isinstance(s.transport, OpCLI)
 
 
-def test_reference_validation_uses_the_sdks_offline_parser() -> None:
-    validate_reference("op://Dev/github/password")
-    validate_reference("op://Dev/github/section/field")
-    for bad in ("op://Dev", "https://x", "nonsense", "op://Dev/item"):
-        with pytest.raises(ValueError):
-            validate_reference(bad)
-
-
 @pytest.mark.parametrize("token", ["", "not-a-token", TOKEN_CANARY])
 def test_sdk_bad_token_is_a_clear_offline_error(token: str) -> None:
     sdk = OnePasswordSDK(token)
@@ -182,3 +173,63 @@ def test_json_section_constant_is_what_the_fake_stored(fake: dict[str, Path]) ->
     assert item["fields"][0]["section"]["id"] == JSON_SECTION_ID
     assert item["fields"][0]["value"] == "1"
     assert item["tags"] == ["mcp-secrets/srv"]
+
+
+class FakeSDKClient:
+    """FAKE of onepassword-sdk's authenticated `Client` (vaults.list, items.list/get/create):
+    records how often it was authenticated and on which event loops it was used."""
+
+    authentications = 0
+    loops: ClassVar[set[int]] = set()
+
+    def __init__(self) -> None:
+        import asyncio
+        from types import SimpleNamespace
+
+        self.items: dict[str, Any] = {}
+        me = self
+
+        async def vaults_list() -> list[Any]:
+            me.loops.add(id(asyncio.get_running_loop()))
+            return [SimpleNamespace(id="v1", title="Dev")]
+
+        async def items_list(vault_id: str) -> list[Any]:
+            me.loops.add(id(asyncio.get_running_loop()))
+            return [SimpleNamespace(id=t, title=t, tags=[]) for t in me.items]
+
+        async def items_get(vault_id: str, item_id: str) -> Any:
+            return me.items[item_id]
+
+        self.vaults = SimpleNamespace(list=vaults_list)
+        self.items_api = SimpleNamespace(list=items_list, get=items_get)
+
+    @classmethod
+    async def authenticate(cls, token: str, name: str, version: str) -> Any:
+        from types import SimpleNamespace
+
+        cls.authentications += 1
+        fake = cls()
+        fake.items["api"] = SimpleNamespace(fields=[
+            SimpleNamespace(title="key", value=CANARY, section_id=None)])
+        return SimpleNamespace(vaults=fake.vaults, items=fake.items_api)
+
+
+def test_sdk_authenticates_once_and_keeps_one_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    import onepassword.client
+
+    FakeSDKClient.authentications = 0
+    FakeSDKClient.loops = set()
+    monkeypatch.setattr(onepassword.client.Client, "authenticate", FakeSDKClient.authenticate)
+    sdk = OnePasswordSDK(TOKEN_CANARY)
+    for _ in range(5):
+        assert sdk.get_item("Dev", "api") == {"key": CANARY}
+    assert sdk.get_item("Dev", "missing") is None
+
+    async def from_inside_a_running_loop() -> dict[str, Any] | None:
+        return sdk.get_item("Dev", "api")  # a sync caller inside an async server
+
+    assert asyncio.run(from_inside_a_running_loop()) == {"key": CANARY}
+    assert FakeSDKClient.authentications == 1
+    assert len(FakeSDKClient.loops) == 1  # one long-lived loop, not asyncio.run per call

@@ -34,7 +34,7 @@ def run_py(code: str, env: dict[str, str] | None = None) -> subprocess.Completed
 
 
 def test_probe_says_usable_on_the_rig() -> None:
-    assert SecretServiceBackend.probe(2.0) is None
+    assert SecretServiceBackend.probe(timeout=2.0).usable
 
 
 def test_keyring_and_backend_interoperate_both_ways(service: str) -> None:
@@ -117,7 +117,7 @@ def test_keys_only_lists_its_own_service(service: str) -> None:
 def test_no_bus_is_a_clear_error() -> None:
     env = {"DBUS_SESSION_BUS_ADDRESS": "unix:path=/nonexistent/bus"}
     code = ("from mcp_secrets.backends.secret_service import SecretServiceBackend as B\n"
-            "print('PROBE', B.probe(1.0))\n"
+            "print('PROBE', B.probe(timeout=1.0).reason)\n"
             "try:\n    B().get('com.mcp.x', 'k')\n"
             "except Exception as e:\n    print('ERR', type(e).__name__, e)\n")
     out = run_py(code, env).stdout
@@ -162,7 +162,7 @@ def test_bus_without_usable_secret_service_is_a_clear_error(
 ) -> None:
     kind, env = private_bus
     code = ("from mcp_secrets.backends.secret_service import SecretServiceBackend as B\n"
-            "print('PROBE', B.probe(5.0))\n"
+            "print('PROBE', B.probe(timeout=5.0).reason)\n"
             "try:\n    B(unlock_timeout=10).get('com.mcp.x', 'k')\n"
             "except Exception as e:\n    print('ERR', type(e).__name__, e)\n")
     out = run_py(code, env).stdout
@@ -190,9 +190,9 @@ def private_keyring() -> Iterator[tuple[dict[str, str], subprocess.Popen[bytes]]
     daemon.stdin.close()
     try:
         probe = "from mcp_secrets.backends.secret_service import SecretServiceBackend as B\n" \
-                "import time\nfor _ in range(100):\n    r = B.probe(2.0)\n" \
-                "    if r is None: break\n    time.sleep(0.1)\nprint(r)"
-        assert run_py(probe, env).stdout.strip() == "None"
+                "import time\nfor _ in range(100):\n    r = B.probe(timeout=2.0)\n" \
+                "    if r.usable: break\n    time.sleep(0.1)\nprint(r.usable)"
+        assert run_py(probe, env).stdout.strip() == "True"
         yield env, daemon
     finally:
         if daemon.poll() is None:
@@ -244,7 +244,7 @@ def test_locked_collection_that_cannot_be_unlocked(
             "from mcp_secrets.backends.secret_service import SecretServiceBackend as B\n"
             "b = B(unlock_timeout=5); b.set('com.mcp.x', 'k', 'v')\n"
             "c = secretstorage.get_default_collection(secretstorage.dbus_init()); c.lock()\n"
-            "print('PROBE', B.probe(2.0))\n"
+            "print('PROBE', B.probe(timeout=2.0).reason)\n"
             "for backend in (b, B(unlock_timeout=5)):\n"
             "    try:\n        backend.get('com.mcp.x', 'k'); print('NOERR')\n"
             "    except Exception as e:\n        print('ERR', type(e).__name__, e)\n")

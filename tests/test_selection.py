@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from mcp_secrets import selection
+from mcp_secrets.backends.keyring_backend import keyring_verdict
 
 REPORT = """
     import json, sys
@@ -195,14 +196,14 @@ def test_keyring_verdict_rejects_non_keychains() -> None:
     import keyring.backends.null
     from keyring.backends import SecretService
 
-    assert "no keychain" in str(selection.keyring_verdict(keyring.backends.fail.Keyring()))
-    assert selection.keyring_verdict(keyring.backends.null.Keyring()) is not None
+    assert "no keychain" in str(keyring_verdict(keyring.backends.fail.Keyring()))
+    assert keyring_verdict(keyring.backends.null.Keyring()) is not None
 
     class PlaintextKeyring(keyring.backends.null.Keyring):  # a stand-in named like keyrings.alt's
         priority = 5
 
-    assert "plain text" in str(selection.keyring_verdict(PlaintextKeyring()))
-    assert selection.keyring_verdict(SecretService.Keyring()) is None
+    assert "plain text" in str(keyring_verdict(PlaintextKeyring()))
+    assert keyring_verdict(SecretService.Keyring()) is None
 
 
 def test_reset_forgets_the_cached_choice(monkeypatch: pytest.MonkeyPatch) -> None:

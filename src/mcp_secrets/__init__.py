@@ -25,36 +25,45 @@ _EXPORTS = {
     "AsyncUIHandler": "mcp_secrets.ui_handler",
     "fetch_secrets": "mcp_secrets.fetcher",
     "requires_secret": "mcp_secrets.integrations.fastmcp",
-    "SecretsError": "mcp_secrets.errors",
-    "InvalidSecretName": "mcp_secrets.errors",
-    "NoKeychainError": "mcp_secrets.errors",
-    "KeychainLockedError": "mcp_secrets.errors",
-    "BackendError": "mcp_secrets.errors",
-    "ValueTooLargeError": "mcp_secrets.errors",
-    "ReadOnlyStoreError": "mcp_secrets.errors",
-    "PermissionDeniedError": "mcp_secrets.errors",
-    "DialogError": "mcp_secrets.errors",
+    "SecretStore": "mcp_secrets.stores",
+    "probe_all": "mcp_secrets.selection",
 }
 
 __all__ = [  # literal, so type checkers see the lazy re-exports
     "AsyncUIHandler",
     "BackendError",
+    "CLIError",
+    "CorruptedEntryError",
+    "DBusCallError",
+    "DialogCancelled",
     "DialogError",
+    "DialogTimeout",
     "EncryptedFileStorage",
     "EnvVarStorage",
     "EphemeralStorage",
     "InvalidSecretName",
+    "InvalidValueError",
     "KeychainLockedError",
     "KeyringStorage",
     "MCPSecretsManager",
     "MCPSecretsStorage",
+    "NoDisplayError",
     "NoKeychainError",
     "OnePasswordStorage",
+    "PassphraseError",
     "PermissionDeniedError",
     "ReadOnlyStoreError",
+    "SecretReferenceError",
+    "SecretStore",
     "SecretsError",
+    "StoreEntryNotFound",
+    "UnknownBackendError",
+    "UnsupportedBackendError",
     "ValueTooLargeError",
+    "ValueTypeError",
+    "WrongPassphraseError",
     "fetch_secrets",
+    "probe_all",
     "requires_secret",
     "secrets_manager",
 ]
@@ -62,18 +71,33 @@ __all__ = [  # literal, so type checkers see the lazy re-exports
 if TYPE_CHECKING:
     from mcp_secrets.errors import (
         BackendError,
+        CLIError,
+        CorruptedEntryError,
+        DBusCallError,
+        DialogCancelled,
         DialogError,
+        DialogTimeout,
         InvalidSecretName,
+        InvalidValueError,
         KeychainLockedError,
+        NoDisplayError,
         NoKeychainError,
+        PassphraseError,
         PermissionDeniedError,
         ReadOnlyStoreError,
+        SecretReferenceError,
         SecretsError,
+        StoreEntryNotFound,
+        UnknownBackendError,
+        UnsupportedBackendError,
         ValueTooLargeError,
+        ValueTypeError,
+        WrongPassphraseError,
     )
     from mcp_secrets.fetcher import fetch_secrets
     from mcp_secrets.integrations.fastmcp import requires_secret
     from mcp_secrets.manager import MCPSecretsManager, secrets_manager
+    from mcp_secrets.selection import probe_all
     from mcp_secrets.storage import MCPSecretsStorage
     from mcp_secrets.stores import (
         EncryptedFileStorage,
@@ -81,8 +105,37 @@ if TYPE_CHECKING:
         EphemeralStorage,
         KeyringStorage,
         OnePasswordStorage,
+        SecretStore,
     )
     from mcp_secrets.ui_handler import AsyncUIHandler
+
+
+# The whole error tree (errors.__all__), so `from mcp_secrets import X` works for every class.
+_EXPORTS.update(dict.fromkeys((
+    "BackendError",
+    "CLIError",
+    "CorruptedEntryError",
+    "DBusCallError",
+    "DialogCancelled",
+    "DialogError",
+    "DialogTimeout",
+    "InvalidSecretName",
+    "InvalidValueError",
+    "KeychainLockedError",
+    "NoDisplayError",
+    "NoKeychainError",
+    "PassphraseError",
+    "PermissionDeniedError",
+    "ReadOnlyStoreError",
+    "SecretReferenceError",
+    "SecretsError",
+    "StoreEntryNotFound",
+    "UnknownBackendError",
+    "UnsupportedBackendError",
+    "ValueTooLargeError",
+    "ValueTypeError",
+    "WrongPassphraseError",
+), "mcp_secrets.errors"))
 
 
 def __getattr__(name: str) -> Any:

@@ -67,9 +67,10 @@ BYPASS_CONFIRM = declare(
 # --- where secrets live ------------------------------------------------------------------------
 BACKEND = declare(
     "MCP_SECRETS_BACKEND",
-    "Force one store (`secret-service`, `keyring`, `file`, `memory`, or a team store: `vault`, "
-    "`aws`, `gcp`, `1password`) instead of automatic selection; a forced store that does not "
-    "work is an error, never a fallback.",
+    "Force one store (`secret-service`, `keyring`, `file`, `memory`, a team store: `vault`, "
+    "`aws`, `gcp`, `1password`, or a plugin's name) instead of automatic selection; a forced "
+    "store that does not work is an error, never a fallback. `mcp-secrets --backend NAME` does "
+    "the same for one command.",
 )
 PASSPHRASE = declare(
     "MCP_SECRETS_PASSPHRASE",
@@ -111,6 +112,12 @@ WAYLAND_DISPLAY = declare("WAYLAND_DISPLAY", "Wayland display (see DISPLAY).")
 DBUS_SESSION_BUS_ADDRESS = declare(
     "DBUS_SESSION_BUS_ADDRESS", "The D-Bus session the Secret Service is reached through."
 )
+XDG_RUNTIME_DIR = declare(
+    "XDG_RUNTIME_DIR",
+    "Per-user runtime dir: the default D-Bus socket lives here, and the `op` CLI's short-lived "
+    "item templates are written here (tmpfs) rather than in /tmp.",
+)
+
 
 # --- team stores (references and MCP_SECRETS_BACKEND=vault|aws|gcp|1password) ---------------------
 VAULT_ADDR = declare(
@@ -175,3 +182,12 @@ AUDIT_MAX_BYTES = declare(
     "Size at which the audit log is rotated to `audit.jsonl.1` (the hash chain continues).",
     "10000000",
 )
+
+
+def markdown_table() -> str:
+    """The README's table of variables, generated from `SETTINGS` (a test keeps them equal)."""
+    rows = ["| variable | default | effect |", "|---|---|---|"]
+    for s in SETTINGS.values():
+        default = f"`{s.default}`" if s.default is not None else ""
+        rows.append(f"| `{s.name}` | {default} | {s.doc} |")
+    return "\n".join(rows)

@@ -1,7 +1,31 @@
-"""The error hierarchy. Every message is written for a person and never holds a secret value.
+"""The one error tree. Every message is written for a person and never holds a secret value.
 
 Catch `SecretsError` for "anything mcp-secrets refused or could not do"; the subclasses say
-what went wrong specifically enough to act on it.
+what went wrong specifically enough to act on it. Every class mcp-secrets raises on purpose is
+defined here and exported from ``mcp_secrets``; no other module defines its own::
+
+    SecretsError
+    ├── InvalidSecretName            (also ValueError) a bad server, secret or vault name
+    ├── InvalidValueError            (also ValueError) a value no store can hold as given
+    ├── ValueTypeError               (also TypeError)  a value of a type that does not round-trip
+    ├── ValueTooLargeError           (also ValueError) larger than the store holds, even chunked
+    ├── UnknownBackendError          (also ValueError) MCP_SECRETS_BACKEND / --backend unknown
+    ├── UnsupportedBackendError      (also ValueError) a backend object storage cannot use
+    ├── NoKeychainError              no usable store on this machine; the fix is spelled out
+    ├── KeychainLockedError          the keychain exists but stays locked
+    │   └── WrongPassphraseError     (also PassphraseError) the encrypted file's passphrase is wrong
+    ├── PassphraseError              no passphrase, or an unreadable / empty passphrase file
+    ├── BackendError                 the store failed while we talked to it
+    │   ├── CorruptedEntryError      an entry's chunks do not fit its marker
+    │   └── DBusCallError            a Secret Service call answered with a D-Bus error
+    ├── ReadOnlyStoreError           a write to a store opened read-only
+    ├── PermissionDeniedError        the human denied (or could not be asked for) permission
+    ├── DialogError                  the credential dialog failed
+    │   ├── NoDisplayError           there is no display to show it on
+    │   ├── DialogCancelled          the human closed or cancelled it
+    │   └── DialogTimeout            the human did not answer in time
+    ├── SecretReferenceError         (also ValueError) a bad or dangling secret reference
+    └── CLIError                     a command-line failure, with its exit code
 """
 
 from __future__ import annotations
@@ -15,6 +39,15 @@ class InvalidSecretName(SecretsError, ValueError):
     """A secret or server name is empty, too long, or contains forbidden characters."""
 
 
+class InvalidValueError(SecretsError, ValueError):
+    """A value cannot be stored as given (not valid text, empty, a NUL in an env var)."""
+
+
+class ValueTypeError(SecretsError, TypeError):
+    """A value's type cannot be stored so that it comes back exactly (a non-str secret, a set,
+    a NaN in a dict…). A TypeError too, as it was before the tree existed."""
+
+
 class NoKeychainError(SecretsError):
     """No usable secret store on this machine; the message spells out the fix."""
 
@@ -23,7 +56,11 @@ class KeychainLockedError(SecretsError):
     """The keychain exists but is locked, and unlocking was refused or impossible."""
 
 
-class WrongPassphraseError(KeychainLockedError):
+class PassphraseError(SecretsError):
+    """The encrypted file store has no passphrase, or its source (file, prompt) is unusable."""
+
+
+class WrongPassphraseError(KeychainLockedError, PassphraseError):
     """The encrypted file exists but the passphrase we were given does not open it."""
 
 
@@ -31,8 +68,32 @@ class UnknownBackendError(SecretsError, ValueError):
     """MCP_SECRETS_BACKEND (or --backend) names a store we do not have."""
 
 
+class UnsupportedBackendError(SecretsError, ValueError):
+    """A backend object that `MCPSecretsStorage` cannot serve (e.g. its per-entry limit is too
+    small to hold a chunk marker)."""
+
+
 class BackendError(SecretsError):
     """The store failed while we talked to it (daemon died, file unreadable, CLI failed)."""
+
+
+class CorruptedEntryError(BackendError):
+    """An entry's chunks do not fit its marker: real damage, or a read torn by a writer
+    (storage retries once under the lock before letting it out)."""
+
+
+class DBusCallError(BackendError):
+    """A Secret Service call answered with a D-Bus error. Carries the error *name* only:
+    reply bodies are daemon text we do not control."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+class StoreEntryNotFound(BackendError):
+    """A team store (Vault, AWS, GCP) has no such secret, version or stage. Backends turn it
+    into None and reference schemes into a `SecretReferenceError` naming the reference."""
 
 
 class ValueTooLargeError(SecretsError, ValueError):
@@ -68,3 +129,40 @@ class SecretReferenceError(SecretsError, ValueError):
 
     The message names the variable and the reference (``API_KEY (mcp-secrets://s/k)``), never a
     value."""
+
+
+class CLIError(SecretsError):
+    """A command-line failure with a message fit to print as-is (never holds a secret value)
+    and the exit code to leave with (1: refused or failed, 2: bad usage)."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+#: Every class above, in the order drawn; `mcp_secrets` exports them all.
+__all__ = [
+    "BackendError",
+    "CLIError",
+    "CorruptedEntryError",
+    "DBusCallError",
+    "DialogCancelled",
+    "DialogError",
+    "DialogTimeout",
+    "InvalidSecretName",
+    "InvalidValueError",
+    "KeychainLockedError",
+    "NoDisplayError",
+    "NoKeychainError",
+    "PassphraseError",
+    "PermissionDeniedError",
+    "ReadOnlyStoreError",
+    "SecretReferenceError",
+    "SecretsError",
+    "StoreEntryNotFound",
+    "UnknownBackendError",
+    "UnsupportedBackendError",
+    "ValueTooLargeError",
+    "ValueTypeError",
+    "WrongPassphraseError",
+]

@@ -44,3 +44,12 @@ def validate_name(name: object, *, kind: str = "secret name") -> str:
 def service_name(server_name: str) -> str:
     """The keychain service every secret of `server_name` lives under."""
     return f"com.mcp.{validate_name(server_name, kind='server name')}"
+
+
+def set_command(server: str, *secret_names: str) -> str:
+    """The shell command(s) that store `secret_names` for `server`: the one hint every message
+    gives when a secret is missing (quoted for a POSIX shell, ready to paste)."""
+    import shlex
+
+    return "; ".join(f"mcp-secrets set {shlex.quote(server)} {shlex.quote(n)}"
+                     for n in secret_names)

@@ -7,6 +7,7 @@ import os
 from collections.abc import Sequence
 
 from mcp_secrets.errors import SecretReferenceError
+from mcp_secrets.names import set_command
 from mcp_secrets.refs import Reference, describe
 
 
@@ -28,7 +29,7 @@ class LocalScheme:
             if value is None:
                 raise SecretReferenceError(
                     f"{describe(ref)}: no secret {ref.path[0]!r} is stored for server "
-                    f"{ref.host!r}; store it with: mcp-secrets set {ref.host!r} {ref.path[0]!r}"
+                    f"{ref.host!r}; store it with: {set_command(ref.host, ref.path[0])}"
                 )
             out.append(value)
         return out

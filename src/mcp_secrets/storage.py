@@ -32,15 +32,23 @@ import logging
 import os
 import re
 import secrets
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from mcp_secrets import audit
 from mcp_secrets.cache import Generation, state_file_stem
-from mcp_secrets.errors import BackendError, SecretsError, ValueTooLargeError
+from mcp_secrets.errors import (
+    BackendError,
+    CorruptedEntryError,
+    InvalidValueError,
+    SecretsError,
+    UnsupportedBackendError,
+    ValueTooLargeError,
+    ValueTypeError,
+)
 from mcp_secrets.names import RESERVED_PREFIX, service_name, validate_name
+from mcp_secrets.paths import ForkSafeLock
 
 if TYPE_CHECKING:
     from filelock import FileLock
@@ -63,17 +71,8 @@ MAX_CACHE_ENTRIES = 4096
 LOCK_TIMEOUT = 60.0
 
 _file_locks: dict[tuple[str, int], FileLock] = {}
-#: Guards every instance's cache fields. Never held across I/O. Replaced in a forked child:
-#: a thread that held it at fork time does not exist there and would never release it.
-_cache_lock = threading.Lock()
-
-
-def _fresh_cache_lock() -> None:
-    global _cache_lock
-    _cache_lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_fresh_cache_lock)
+#: Guards every instance's cache fields. Never held across I/O. Fresh in a forked child.
+_cache_lock = ForkSafeLock()
 
 
 def _file_lock(service: str, timeout: float) -> FileLock:
@@ -126,10 +125,6 @@ class _Tx:
     reset: bool = False
 
 
-class _Corrupted(BackendError):
-    """An entry's chunks do not fit its marker: real damage, or a read torn by a writer."""
-
-
 class MCPSecretsStorage:
     """The secrets of one server, under keychain service ``com.mcp.{server_name}``."""
 
@@ -146,7 +141,7 @@ class MCPSecretsStorage:
             backend = default_backend()
         limit = backend.max_value_bytes
         if limit is not None and limit < MIN_LIMIT_BYTES:
-            raise ValueError(f"{backend.name} holds only {limit} bytes per entry; "
+            raise UnsupportedBackendError(f"{backend.name} holds only {limit} bytes per entry; "
                              f"MCPSecretsStorage needs at least {MIN_LIMIT_BYTES} to chunk")
         self.backend = backend
         self._lock_timeout = lock_timeout
@@ -373,7 +368,7 @@ class MCPSecretsStorage:
     def _load_index(self, *, tolerate_corrupt: bool = False) -> _Index:
         try:
             raw = self._get(INDEX_KEY)
-        except _Corrupted:
+        except CorruptedEntryError:
             if tolerate_corrupt:
                 return _Index(dirty=True)
             raise
@@ -412,7 +407,7 @@ class MCPSecretsStorage:
 
     def _check_value(self, value: object) -> None:
         if not isinstance(value, str):
-            raise TypeError(f"secret values must be str, not {type(value).__name__}; "
+            raise ValueTypeError(f"secret values must be str, not {type(value).__name__}; "
                             f"nothing was stored")
         if len(value) > MAX_VALUE_CHARS:
             raise ValueTooLargeError(f"the value is {len(value)} characters long; the limit is "
@@ -421,7 +416,7 @@ class MCPSecretsStorage:
             value.encode("utf-8")
             value.encode(self.backend.value_encoding)
         except UnicodeEncodeError as exc:
-            raise ValueError(
+            raise InvalidValueError(
                 f"the value is not valid Unicode text (bad character at position {exc.start}); "
                 f"nothing was stored"
             ) from None
@@ -453,7 +448,7 @@ class MCPSecretsStorage:
         under the lock, where no writer is mid-way and a second failure is real corruption."""
         try:
             return self._read(key)
-        except _Corrupted:
+        except CorruptedEntryError:
             pass
         with self._locked():
             return self._read(key)
@@ -520,10 +515,10 @@ class MCPSecretsStorage:
             return set()
         return {_chunk_key(key, match[2], i) for i in range(int(match[1]))}
 
-    def _corrupted(self, key: str, why: str) -> _Corrupted:
+    def _corrupted(self, key: str, why: str) -> CorruptedEntryError:
         what = "the secret index" if key == INDEX_KEY else f"secret {key!r}"
-        return _Corrupted(f"{what} of {self.service} is corrupted: {why}. Store it again, or "
-                          f"delete it and run repair()")
+        return CorruptedEntryError(f"{what} of {self.service} is corrupted: {why}. Store it "
+                                   f"again, or delete it and run repair()")
 
 
 

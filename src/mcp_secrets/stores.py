@@ -1,9 +1,11 @@
-"""The seed-000 ``secretstore`` surface: dict-valued stores with one interface.
+"""Dict-valued stores with one interface, the `SecretStore` protocol (the ``secretstore``
+surface MCP server code already uses).
 
 Every store has ``save(key, dict)``, ``get(key) -> dict | None``, ``delete(key) -> bool`` and
 ``list() -> list[str]``. Dicts are stored as JSON and come back *exactly* as saved: nested
 dicts and lists, unicode, ints, floats, bools and None. Anything JSON cannot represent exactly
-(tuples, sets, non-string keys, NaN, bytes, objects) is refused with a TypeError before
+(tuples, sets, non-string keys, NaN, bytes, objects) is refused with `ValueTypeError` (a
+TypeError) before
 anything is stored — never ``str()``-flattened. ``repr`` shows where, never what.
 
 Pick by deployment, not by code: `KeyringStorage` on desktops, `EncryptedFileStorage` on
@@ -17,11 +19,17 @@ import builtins
 import json
 import os
 import re
-import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from mcp_secrets.errors import BackendError, InvalidSecretName, ReadOnlyStoreError
+from mcp_secrets.backends.memory import MemoryBackend
+from mcp_secrets.errors import (
+    BackendError,
+    InvalidSecretName,
+    InvalidValueError,
+    ReadOnlyStoreError,
+    ValueTypeError,
+)
 from mcp_secrets.names import validate_name
 
 if TYPE_CHECKING:
@@ -31,13 +39,33 @@ if TYPE_CHECKING:
 _SCALARS = (str, int, float, bool, type(None))
 
 
+@runtime_checkable
+class SecretStore(Protocol):
+    """What every dict-valued store here offers; type against this, pick the class by
+    deployment. A third-party store that has these four methods fits anywhere one of ours does.
+    """
+
+    def save(self, key: str, value: dict[str, Any]) -> None:
+        """Create or replace `key`; nothing is stored if the key or value is refused."""
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The dict saved under `key`, exactly as saved, or None."""
+
+    def delete(self, key: str) -> bool:
+        """Remove `key`; True if it existed."""
+
+    def list(self) -> builtins.list[str]:
+        """The keys, sorted."""
+
+
 def _check_json(value: Any, where: str) -> None:
-    """Raise TypeError unless `value` survives a JSON round trip unchanged (types only named)."""
+    """Raise ValueTypeError unless `value` survives a JSON round trip unchanged (names types,
+    never values)."""
     kind = type(value)
     if kind is dict:
         for k, v in value.items():
             if type(k) is not str:
-                raise TypeError(
+                raise ValueTypeError(
                     f"{where} has a {type(k).__name__} key; JSON keys must be str "
                     "(it would come back as a different key)"
                 )
@@ -47,9 +75,9 @@ def _check_json(value: Any, where: str) -> None:
             _check_json(v, f"{where}[{i}]")
     elif kind is float:
         if value != value or value in (float("inf"), float("-inf")):
-            raise TypeError(f"{where} is NaN or infinite, which JSON cannot hold")
+            raise ValueTypeError(f"{where} is NaN or infinite, which JSON cannot hold")
     elif kind not in _SCALARS:
-        raise TypeError(
+        raise ValueTypeError(
             f"{where} is a {kind.__name__}; only dict, list, str, int, float, bool and None "
             "round-trip exactly through JSON"
         )
@@ -58,7 +86,7 @@ def _check_json(value: Any, where: str) -> None:
 def encode(value: object) -> str:
     """The JSON text for a secret dict, after checking it round-trips exactly."""
     if type(value) is not dict:
-        raise TypeError(f"the value must be a dict, not {type(value).__name__}")
+        raise ValueTypeError(f"the value must be a dict, not {type(value).__name__}")
     _check_json(value, "value")
     return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
@@ -109,37 +137,33 @@ class _StorageBacked:
 class EphemeralStorage:
     """In memory, this process only: for tests and throwaway sessions.
 
-    Values are kept as JSON text, so callers can never mutate stored state through a dict
-    they saved or got back.
+    A `MemoryBackend` under one service, values kept as JSON text, so callers can never mutate
+    stored state through a dict they saved or got back.
     """
 
+    _SERVICE = "ephemeral"
+
     def __init__(self) -> None:
-        self._data: dict[str, str] = {}
-        self._lock = threading.Lock()
+        self._backend = MemoryBackend()
 
     def save(self, key: str, value: dict[str, Any]) -> None:
         validate_name(key)
-        text = encode(value)
-        with self._lock:
-            self._data[key] = text
+        self._backend.set(self._SERVICE, key, encode(value))
 
     def get(self, key: str) -> dict[str, Any] | None:
         validate_name(key)
-        with self._lock:
-            text = self._data.get(key)
+        text = self._backend.get(self._SERVICE, key)
         return None if text is None else decode(text, key, "EphemeralStorage")
 
     def delete(self, key: str) -> bool:
         validate_name(key)
-        with self._lock:
-            return self._data.pop(key, None) is not None
+        return self._backend.delete(self._SERVICE, key)
 
     def list(self) -> builtins.list[str]:
-        with self._lock:
-            return sorted(self._data)
+        return sorted(self._backend.keys(self._SERVICE))
 
     def __repr__(self) -> str:
-        return f"<EphemeralStorage in memory, {len(self._data)} entries>"
+        return f"<EphemeralStorage in memory, {len(self.list())} entries>"
 
 
 class KeyringStorage(_StorageBacked):
@@ -257,9 +281,9 @@ class EnvVarStorage:
         stem = self._stem(key)
         self._writable(f"save {key!r}")
         if type(value) is not dict:
-            raise TypeError(f"the value must be a dict, not {type(value).__name__}")
+            raise ValueTypeError(f"the value must be a dict, not {type(value).__name__}")
         if not value:
-            raise ValueError("EnvVarStorage cannot hold an empty dict (no variables to set)")
+            raise InvalidValueError("EnvVarStorage cannot hold an empty dict (no variables to set)")
         for field, v in value.items():
             if not isinstance(field, str) or not _ENV_FIELD.fullmatch(field):
                 raise InvalidSecretName(
@@ -267,18 +291,19 @@ class EnvVarStorage:
                     f"(got {field!r}): they are read back lowercased"
                 )
             if type(v) is not str:
-                raise TypeError(
+                raise ValueTypeError(
                     f"field {field!r} is a {type(v).__name__}; environment variables hold "
                     "strings only (use another store for nested or typed values)"
                 )
             if "\0" in v:
-                raise ValueError(f"field {field!r} contains a NUL character, which "
+                raise InvalidValueError(f"field {field!r} contains a NUL character, which "
                                  "environment variables cannot hold")
             try:
                 os.fsencode(v)  # what os.environ does on assignment: fail here, not half-way
             except UnicodeEncodeError as exc:
-                raise ValueError(f"field {field!r} is not valid text (bad character at position "
-                                 f"{exc.start}); nothing was changed") from None
+                raise InvalidValueError(
+                    f"field {field!r} is not valid text (bad character at position "
+                    f"{exc.start}); nothing was changed") from None
         wanted = {stem + field.upper() for field in value}
         for name in self._matching(key):
             if name not in wanted:
@@ -362,6 +387,7 @@ __all__ = [
     "EphemeralStorage",
     "KeyringStorage",
     "OnePasswordStorage",
+    "SecretStore",
     "decode",
     "encode",
 ]

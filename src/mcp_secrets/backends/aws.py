@@ -13,13 +13,12 @@ Credentials, region and endpoint come from boto3's standard chain (``AWS_PROFILE
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from typing import Any
 
 from mcp_secrets import config
-from mcp_secrets.backends.base import Backend
+from mcp_secrets.backends.base import Backend, Probe
 from mcp_secrets.backends.extras import require
-from mcp_secrets.errors import BackendError
+from mcp_secrets.errors import BackendError, StoreEntryNotFound
 
 TIMEOUT_S = 10
 _DENIED = frozenset({"AccessDeniedException", "AccessDenied", "UnrecognizedClientException",
@@ -46,8 +45,7 @@ def make_client() -> Any:
                            f"({type(exc).__name__})") from None
 
 
-class NotFound(Exception):
-    """No such secret, stage or version (internal)."""
+NotFound = StoreEntryNotFound
 
 
 def call(what: str, fn: Any, **kwargs: Any) -> Any:
@@ -110,7 +108,22 @@ def read(client: Any, secret_id: str, *, stage: str | None = None,
 class AwsBackend(Backend):
     """Each entry is the secret ``PREFIX/SERVICE/KEY``; a write is a new AWSCURRENT version."""
 
-    name = "aws"
+    name = "aws"  # priority 0: a team store is used only when named
+
+    @classmethod
+    def probe(cls, *, explicit: bool = False) -> Probe:
+        """boto3 installed and a region configured? (Credentials and the endpoint are checked
+        on first use, where a failure is an error, never a fallback.)"""
+        try:
+            boto3 = require("boto3", "aws", "the aws store")
+        except BackendError as exc:
+            return Probe(False, str(exc), "pip install 'mcp-secrets[aws]'")
+        region = boto3.session.Session().region_name
+        if not region:
+            return Probe(False, "no AWS region is configured",
+                         "set AWS_REGION (or a region in your AWS profile)")
+        return Probe(True, f"Secrets Manager in {region}, names under "
+                           f"{config.AWS_PREFIX.get()}/ (MCP_SECRETS_AWS_PREFIX)")
     max_value_bytes = 65536  # Secrets Manager's SecretString limit
 
     def __init__(self, prefix: str | None = None, client: Any = None) -> None:
@@ -180,19 +193,3 @@ class AwsBackend(Backend):
         region = getattr(getattr(self._client, "meta", None), "region_name", None)
         return f"aws (Secrets Manager, names {self.prefix or ''}/com.mcp.*" + (
             f", region {region})" if region else ")")
-
-
-def candidate(steps: list[str]) -> Callable[[], Backend] | None:
-    """For selection: the aws store if boto3 is installed and a region is configured."""
-    try:
-        boto3 = require("boto3", "aws", "the aws store")
-    except BackendError as exc:
-        steps.append(f"aws: not usable — {exc}")
-        return None
-    region = boto3.session.Session().region_name
-    if not region:
-        steps.append("aws: not usable — no region (set AWS_REGION or a profile's region)")
-        return None
-    steps.append(f"aws: Secrets Manager in {region}, names under "
-                 f"{config.AWS_PREFIX.get()}/ (MCP_SECRETS_AWS_PREFIX) — chosen")
-    return AwsBackend

@@ -1,26 +1,70 @@
-"""The one small interface every secret store implements.
+"""The one small interface every secret store implements, and how a store describes itself.
 
 A backend is a flat string-to-string map under a *service* (``com.mcp.{server}``). It knows
 nothing about indexes, chunking, caching or MCP: `MCPSecretsStorage` adds those on top, so a
 new store is three methods and a size limit.
+
+Like jaraco/keyring's backends, each class also says whether it can work here and how much it
+wants to be chosen: `probe()` answers "usable? why not? how to fix?" without storing anything,
+and `priority` orders the usable ones. `selection` only sorts and explains; it knows no store's
+insides. A third-party store plugs in through the ``mcp_secrets.backends`` entry-point group.
 """
 
 from __future__ import annotations
 
 import abc
+from dataclasses import dataclass
 from typing import ClassVar
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A store's answer to "can you work here, now?": never holds a secret."""
+
+    usable: bool
+    #: What was found: why it is usable ("reachable and unlocked") or why not.
+    reason: str
+    #: What a person can do to make it usable; None when usable or when nothing can be done.
+    fix: str | None = None
 
 
 class Backend(abc.ABC):
     """A place to keep string secrets, addressed by (service, key)."""
 
-    #: Short identifier shown by `mcp-secrets doctor` and accepted by MCP_SECRETS_BACKEND.
+    #: Short identifier shown by `mcp-secrets doctor` and accepted by MCP_SECRETS_BACKEND; the
+    #: entry point's name must be the same.
     name: ClassVar[str] = "abstract"
+    #: Automatic selection tries usable stores from the highest priority down. 0 or less: never
+    #: chosen automatically, only by name (MCP_SECRETS_BACKEND / --backend).
+    priority: ClassVar[float] = 0.0
+    #: An OS keychain (what `KeyringStorage` accepts), rather than a file or process memory.
+    is_keychain: ClassVar[bool] = False
+    #: The store refuses writes (a read-only view, e.g. a mounted secrets directory).
+    read_only: ClassVar[bool] = False
     #: Largest value (in bytes of `value_encoding`) one entry holds; None means unlimited.
     #: `MCPSecretsStorage` splits larger values into chunks transparently.
     max_value_bytes: ClassVar[int | None] = None
     #: How the store measures a value's size (Windows Credential Manager counts UTF-16).
     value_encoding: ClassVar[str] = "utf-8"
+
+    @classmethod
+    def probe(cls, *, explicit: bool = False) -> Probe:
+        """Can this store be used here, now? Bounded in time, stores and reads nothing secret.
+
+        `explicit` is True when a person named this store; a store may then skip a check that
+        only guards automatic selection. The default says yes; a store that depends on a
+        daemon, a library or a passphrase overrides it."""
+        return Probe(True, "available")
+
+    @classmethod
+    def create(cls) -> Backend:
+        """The instance selection hands out once `probe()` said yes."""
+        return cls()
+
+    @property
+    def needs_chunking(self) -> bool:
+        """True when `MCPSecretsStorage` must split long values for this store."""
+        return self.max_value_bytes is not None
 
     @abc.abstractmethod
     def get(self, service: str, key: str) -> str | None:

@@ -38,8 +38,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mcp_secrets.backends.base import Backend
-from mcp_secrets.errors import BackendError, NoKeychainError, WrongPassphraseError
+from mcp_secrets import config
+from mcp_secrets.backends.base import Backend, Probe
+from mcp_secrets.errors import (
+    BackendError,
+    InvalidSecretName,
+    PassphraseError,
+    ValueTypeError,
+    WrongPassphraseError,
+)
 
 MAGIC = b"MCPSENC1"
 FORMAT_VERSION = 1
@@ -52,9 +59,13 @@ _MAX_HEADER_BYTES = 4096
 _KEY_CHECK_LABEL = b"mcp-secrets key check v1"
 LOCK_TIMEOUT = 30.0
 
-ENV_PASSPHRASE = "MCP_SECRETS_PASSPHRASE"  # noqa: S105 (a variable name, not a password)
-ENV_PASSPHRASE_FILE = "MCP_SECRETS_PASSPHRASE_FILE"  # noqa: S105
+ENV_PASSPHRASE = config.PASSPHRASE.name
+ENV_PASSPHRASE_FILE = config.PASSPHRASE_FILE.name
 
+FIX = (
+    f"use the encrypted file store: set {ENV_PASSPHRASE} to a passphrase, or "
+    f"{ENV_PASSPHRASE_FILE} to a file holding one (or run from a terminal to be asked)"
+)
 PASSPHRASE_HELP = (
     f"set {ENV_PASSPHRASE} to a passphrase, or set {ENV_PASSPHRASE_FILE} to the path of a file "
     "holding it (e.g. a Docker/Kubernetes secret), or run from a terminal to be asked for it"
@@ -87,9 +98,9 @@ def passphrase_source() -> str | None:
 
     Reads nothing secret: it only checks that a source exists.
     """
-    if os.environ.get(ENV_PASSPHRASE):
+    if config.PASSPHRASE.is_set():
         return f"environment variable {ENV_PASSPHRASE}"
-    path = os.environ.get(ENV_PASSPHRASE_FILE)
+    path = config.PASSPHRASE_FILE.get()
     if path:
         return f"file {path} ({ENV_PASSPHRASE_FILE})"
     if _tty_available():
@@ -102,17 +113,17 @@ def _read_passphrase_file(path: str) -> str:
         with open(path, encoding="utf-8") as fh:
             text = fh.read(64 * 1024 + 1)
     except OSError as exc:
-        raise NoKeychainError(
+        raise PassphraseError(
             f"{ENV_PASSPHRASE_FILE} points to {path}, which cannot be read "
             f"({exc.strerror or type(exc).__name__}); fix the path or unset the variable"
         ) from None
     except UnicodeDecodeError:
-        raise NoKeychainError(f"the passphrase file {path} is not UTF-8 text") from None
+        raise PassphraseError(f"the passphrase file {path} is not UTF-8 text") from None
     if len(text) > 64 * 1024:
-        raise NoKeychainError(f"the passphrase file {path} is larger than 64 KiB")
+        raise PassphraseError(f"the passphrase file {path} is larger than 64 KiB")
     text = text.rstrip("\r\n")
     if not text:
-        raise NoKeychainError(f"the passphrase file {path} ({ENV_PASSPHRASE_FILE}) is empty")
+        raise PassphraseError(f"the passphrase file {path} ({ENV_PASSPHRASE_FILE}) is empty")
     return text
 
 
@@ -122,27 +133,27 @@ def _prompt_passphrase(path: Path, *, new: bool) -> str:
     if new:
         first = getpass.getpass(f"New passphrase for the mcp-secrets encrypted store {path}: ")
         if not first:
-            raise NoKeychainError("an empty passphrase was entered; nothing was stored")
+            raise PassphraseError("an empty passphrase was entered; nothing was stored")
         if getpass.getpass("Repeat the passphrase: ") != first:
-            raise NoKeychainError("the two passphrases did not match; nothing was stored")
+            raise PassphraseError("the two passphrases did not match; nothing was stored")
         return first
     entered = getpass.getpass(f"Passphrase for the mcp-secrets encrypted store {path}: ")
     if not entered:
-        raise NoKeychainError("an empty passphrase was entered")
+        raise PassphraseError("an empty passphrase was entered")
     return entered
 
 
 def resolve_passphrase(path: Path, *, new: bool) -> str:
     """The passphrase from the environment, a file, or the terminal — in that order."""
-    value = os.environ.get(ENV_PASSPHRASE)
+    value = config.PASSPHRASE.get()
     if value:
         return value
-    file_path = os.environ.get(ENV_PASSPHRASE_FILE)
+    file_path = config.PASSPHRASE_FILE.get()
     if file_path:
         return _read_passphrase_file(file_path)
     if _tty_available():
         return _prompt_passphrase(path, new=new)
-    raise NoKeychainError(
+    raise PassphraseError(
         f"the encrypted secrets file {path} needs a passphrase and none is available: "
         + PASSPHRASE_HELP
     )
@@ -214,6 +225,16 @@ class EncryptedFileBackend(Backend):
     """Secrets in AES-256-GCM files under `paths.data_dir()`, one file per service."""
 
     name = "file"
+    #: Below any OS keychain: used where none works and a passphrase source exists.
+    priority = 10.0
+
+    @classmethod
+    def probe(cls, *, explicit: bool = False) -> Probe:
+        source = passphrase_source()
+        if source is None:
+            return Probe(False, "no passphrase source (MCP_SECRETS_PASSPHRASE, "
+                                "MCP_SECRETS_PASSPHRASE_FILE, or a terminal)", FIX)
+        return Probe(True, f"encrypted file store, passphrase from {source}")
 
     def __init__(
         self,
@@ -242,10 +263,10 @@ class EncryptedFileBackend(Backend):
     def path_for(self, service: str) -> Path:
         """The file holding `service`; the name is percent-encoded so it is always one path part."""
         if not isinstance(service, str) or not service:
-            raise ValueError("service must be a non-empty string")
+            raise InvalidSecretName("service must be a non-empty string")
         encoded = urllib.parse.quote(service, safe="@+,=-_ ")
         if encoded in {".", ".."}:
-            raise ValueError(f"service {service!r} cannot be used as a file name")
+            raise InvalidSecretName(f"service {service!r} cannot be used as a file name")
         return self.directory / f"{encoded}.enc"
 
     # -- passphrase
@@ -261,9 +282,9 @@ class EncryptedFileBackend(Backend):
         else:
             value = resolve_passphrase(path, new=new)
         if not isinstance(value, str) or not value:
-            raise NoKeychainError("the passphrase for the encrypted secrets file must not be empty")
+            raise PassphraseError("the passphrase for the encrypted secrets file must not be empty")
         from_env = self._explicit is None and bool(
-            os.environ.get(ENV_PASSPHRASE) or os.environ.get(ENV_PASSPHRASE_FILE)
+            config.PASSPHRASE.is_set() or config.PASSPHRASE_FILE.is_set()
         )
         if not from_env:
             # Remember what was typed or computed (never ask twice); env and file are re-read
@@ -401,7 +422,7 @@ class EncryptedFileBackend(Backend):
 
     def set(self, service: str, key: str, value: str) -> None:
         if not isinstance(value, str):
-            raise TypeError("EncryptedFileBackend stores str values")
+            raise ValueTypeError("EncryptedFileBackend stores str values")
 
         def change(entries: dict[str, str]) -> bool:
             entries[key] = value

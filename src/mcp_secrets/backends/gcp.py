@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable
 from typing import Any
 
 from mcp_secrets import config
-from mcp_secrets.backends.base import Backend
+from mcp_secrets.backends.base import Backend, Probe
 from mcp_secrets.backends.extras import require
-from mcp_secrets.errors import BackendError
+from mcp_secrets.errors import BackendError, StoreEntryNotFound
 
 TIMEOUT_S = 10.0
 _SAFE = re.compile(r"[A-Za-z0-9-]")
@@ -45,8 +44,7 @@ def make_client() -> Any:
                            "GOOGLE_APPLICATION_CREDENTIALS") from None
 
 
-class NotFound(Exception):
-    """No such secret or version (internal)."""
+NotFound = StoreEntryNotFound
 
 
 def call(what: str, fn: Any, **kwargs: Any) -> Any:
@@ -100,7 +98,21 @@ def decode_id(text: str) -> str:
 class GcpBackend(Backend):
     """Each entry is the secret ``PREFIX--SERVICE--KEY`` (encoded); a write adds a version."""
 
-    name = "gcp"
+    name = "gcp"  # priority 0: a team store is used only when named
+
+    @classmethod
+    def probe(cls, *, explicit: bool = False) -> Probe:
+        """Client library installed and a project set? (Credentials are checked on first use.)"""
+        try:
+            require("google.cloud.secretmanager", "gcp", "the gcp store")
+        except BackendError as exc:
+            return Probe(False, str(exc), "pip install 'mcp-secrets[gcp]'")
+        project = config.GCP_PROJECT.get() or config.GOOGLE_CLOUD_PROJECT.get()
+        if not project:
+            return Probe(False, "no Google Cloud project is set",
+                         "set MCP_SECRETS_GCP_PROJECT (or GOOGLE_CLOUD_PROJECT)")
+        return Probe(True, f"Secret Manager in project {project}, ids "
+                           f"{config.GCP_PREFIX.get()}--* (MCP_SECRETS_GCP_PREFIX)")
     max_value_bytes = 65536  # Secret Manager's payload limit
 
     def __init__(self, project: str | None = None, prefix: str | None = None,
@@ -181,19 +193,3 @@ class GcpBackend(Backend):
 
     def describe(self) -> str:
         return f"gcp (Secret Manager, project {self.project}, ids {self.prefix}--*)"
-
-
-def candidate(steps: list[str]) -> Callable[[], Backend] | None:
-    """For selection: the gcp store if the client library is installed and a project is set."""
-    try:
-        require("google.cloud.secretmanager", "gcp", "the gcp store")
-    except BackendError as exc:
-        steps.append(f"gcp: not usable — {exc}")
-        return None
-    project = config.GCP_PROJECT.get() or config.GOOGLE_CLOUD_PROJECT.get()
-    if not project:
-        steps.append("gcp: not usable — set MCP_SECRETS_GCP_PROJECT (or GOOGLE_CLOUD_PROJECT)")
-        return None
-    steps.append(f"gcp: Secret Manager in project {project}, ids {config.GCP_PREFIX.get()}--* "
-                 "(MCP_SECRETS_GCP_PREFIX) — chosen")
-    return GcpBackend

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import threading
 
-from mcp_secrets.backends.base import Backend
+from mcp_secrets.backends.base import Backend, Probe
 
 
 class MemoryBackend(Backend):
     name = "memory"
+    priority = 0.0  # never chosen automatically: a server's secrets would vanish on exit
+
+    @classmethod
+    def probe(cls, *, explicit: bool = False) -> Probe:
+        return Probe(True, "in-process only, every secret is lost when the process exits")
 
     def __init__(self) -> None:
         self._data: dict[tuple[str, str], str] = {}

@@ -13,14 +13,14 @@ Secret values never go in argv: the CLI gets them in a 0600 template file inside
 as ``op`` returns. The SDK gets them in-process.
 
 No 1Password account is reachable where this was written: the CLI path is tested against a
-*fake* ``op`` (tests/fake_op/op) and the SDK path only at its offline edges.
+*fake* ``op`` (tests/fake_op/op), the SDK path against a *fake* SDK client (tests) and the
+real SDK's offline edges (a malformed token).
 """
 
 from __future__ import annotations
 
 import abc
 import asyncio
-import concurrent.futures
 import contextlib
 import json
 import os
@@ -28,12 +28,15 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Callable, Coroutine, Iterator, Mapping
 from typing import Any, TypeVar
 
+from mcp_secrets import config
 from mcp_secrets.errors import BackendError
+from mcp_secrets.paths import ForkSafeLock
 
-ENV_TOKEN = "OP_SERVICE_ACCOUNT_TOKEN"  # noqa: S105 (a variable name)
+ENV_TOKEN = config.OP_TOKEN.name
 JSON_SECTION_ID = "mcp_secrets_json"
 JSON_SECTION_LABEL = "mcp-secrets JSON"
 CLI_TIMEOUT = 120.0  # `op` may wait for a biometric unlock
@@ -79,28 +82,6 @@ def _scrub(text: str, values: list[str]) -> str:
     return line[:300]
 
 
-def validate_reference(reference: str) -> None:
-    """Raise ValueError unless `reference` is a syntactically valid ``op://`` secret reference.
-
-    Uses the SDK's own offline parser when `onepassword-sdk` is installed.
-    """
-    if not isinstance(reference, str) or not reference.startswith("op://"):
-        raise ValueError("a 1Password secret reference starts with op://")
-    try:
-        from onepassword.secrets import Secrets
-    except ImportError:
-        parts = reference[len("op://") :].split("?", 1)[0].split("/")
-        if not 3 <= len(parts) <= 4 or not all(parts):
-            raise ValueError(
-                "a 1Password secret reference looks like op://<vault>/<item>/[section/]<field>"
-            ) from None
-        return
-    try:
-        Secrets.validate_secret_reference(reference)
-    except Exception as exc:
-        raise ValueError(f"invalid 1Password secret reference: {exc}") from None
-
-
 class OnePasswordTransport(abc.ABC):
     """Item-level operations on one vault; values are field dicts."""
 
@@ -141,7 +122,7 @@ def _fields_from_cli_item(item: Any, title: str) -> dict[str, Any]:
 @contextlib.contextmanager
 def _private_template(document: dict[str, Any]) -> Iterator[str]:
     """A 0600 file holding `document`, in a fresh 0700 directory, deleted on exit."""
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    runtime = config.XDG_RUNTIME_DIR.get()
     base = runtime if runtime and os.path.isdir(runtime) else None
     directory = tempfile.mkdtemp(prefix="mcp-secrets-op-", dir=base)
     path = os.path.join(directory, "item.json")
@@ -288,17 +269,38 @@ class OpCLI(OnePasswordTransport):
 # --------------------------------------------------------------------------- SDK
 
 
-def _run_coroutine(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run an SDK coroutine from sync code, even when called inside a running event loop."""
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(lambda: asyncio.run(factory())).result()
+class _LoopThread:
+    """One event loop on a daemon thread, for the life of an `OnePasswordSDK`: the SDK's
+    client is bound to the loop it was made on, so every call must run there. Sync callers
+    (even ones inside a running event loop) submit coroutines and wait for the result."""
+
+    def __init__(self) -> None:
+        self._pid = -1
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._guard = ForkSafeLock()
+
+    def run(self, factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        return asyncio.run_coroutine_threadsafe(factory(), self._ensure()).result()
+
+    def _ensure(self) -> asyncio.AbstractEventLoop:
+        with self._guard:
+            if self._loop is None or self._pid != os.getpid():  # a forked child has no thread
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="mcp-secrets-1password",
+                                 daemon=True).start()
+                self._loop, self._pid = loop, os.getpid()
+            return self._loop
 
 
 class OnePasswordSDK(OnePasswordTransport):
     """The official `onepassword-sdk` with a service-account token (reads and writes).
 
-    Untested against a live account here: only its offline edges (token format, reference
-    syntax) are exercised by the test suite.
+    One client, authenticated on first use and kept for the life of this object, on one
+    background event loop: authenticating costs a round trip to 1Password, so doing it (and
+    starting an event loop) per call made every read pay for it. A failed authentication is
+    not kept, so a fixed token works on the next call.
+
+    Untested against a live account here: the suite drives it with a FAKE SDK client.
     """
 
     name = "op-sdk"
@@ -312,6 +314,8 @@ class OnePasswordSDK(OnePasswordTransport):
                 "pip install 'mcp-secrets[onepassword]' (or unset the token to use the `op` CLI)"
             ) from None
         self._token = token
+        self._loop = _LoopThread()
+        self._client_obj: Any = None
 
     def __repr__(self) -> str:
         return "<OnePasswordSDK service-account token=***>"
@@ -320,11 +324,15 @@ class OnePasswordSDK(OnePasswordTransport):
         return BackendError(f"1Password SDK could not {what}: {_scrub(str(exc), [self._token])}")
 
     async def _client(self) -> Any:
-        from onepassword.client import Client
+        # Only ever runs on our one loop thread, one coroutine at a time up to the await:
+        # concurrent first calls may both authenticate once; the last one is kept.
+        if self._client_obj is None:
+            from onepassword.client import Client
 
-        from mcp_secrets import __version__
+            from mcp_secrets import __version__
 
-        return await Client.authenticate(self._token, "mcp-secrets", __version__)
+            self._client_obj = await Client.authenticate(self._token, "mcp-secrets", __version__)
+        return self._client_obj
 
     def _call(self, what: str, body: Callable[[Any], Coroutine[Any, Any, T]]) -> T:
         async def run() -> T:
@@ -332,7 +340,7 @@ class OnePasswordSDK(OnePasswordTransport):
             return await body(client)
 
         try:
-            return _run_coroutine(run)
+            return self._loop.run(run)
         except BackendError:
             raise
         except Exception as exc:
@@ -429,7 +437,7 @@ class OnePasswordSDK(OnePasswordTransport):
 
 def default_transport(op_path: str | None = None) -> OnePasswordTransport:
     """The SDK when a service-account token is set, else the `op` CLI."""
-    token = os.environ.get(ENV_TOKEN)
+    token = config.OP_TOKEN.get()
     if token:
         return OnePasswordSDK(token)
     return OpCLI(op_path)

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mcp_secrets import config
-from mcp_secrets.backends.base import Backend
+from mcp_secrets.backends.base import Backend, Probe
 from mcp_secrets.errors import ReadOnlyStoreError
 
 if TYPE_CHECKING:
@@ -28,7 +27,26 @@ INDEX_KEY = "__secret_index__"  # storage's index entry (see storage.py)
 class OnePasswordBackend(Backend):
     """Item ``SERVICE`` in the vault; one field per key."""
 
-    name = "1password"
+    name = "1password"  # priority 0: a team store is used only when named
+
+    @classmethod
+    def probe(cls, *, explicit: bool = False) -> Probe:
+        """The SDK with a service-account token (read-only), else a signed-in `op` CLI."""
+        import shutil
+
+        vault = config.OP_VAULT.get()
+        if config.OP_TOKEN.is_set():
+            try:
+                import onepassword  # noqa: F401
+            except ImportError:
+                return Probe(False, "OP_SERVICE_ACCOUNT_TOKEN is set but the 1Password SDK is "
+                                    "not installed", "pip install 'mcp-secrets[onepassword]'")
+            return Probe(True, f"SDK with a service account, vault {vault!r}, read-only")
+        if shutil.which("op") is None:
+            return Probe(False, "the `op` CLI is not on PATH and OP_SERVICE_ACCOUNT_TOKEN is "
+                                "not set", "install the 1Password CLI and sign in, or set "
+                                "OP_SERVICE_ACCOUNT_TOKEN")
+        return Probe(True, f"the `op` CLI, vault {vault!r} (MCP_SECRETS_1PASSWORD_VAULT)")
 
     def __init__(self, vault: str | None = None,
                  transport: OnePasswordTransport | None = None) -> None:
@@ -46,7 +64,7 @@ class OnePasswordBackend(Backend):
             return self._transport
 
     @property
-    def read_only(self) -> bool:
+    def service_account(self) -> bool:
         from mcp_secrets.backends.onepassword import OnePasswordSDK
 
         return isinstance(self.transport, OnePasswordSDK)
@@ -63,7 +81,7 @@ class OnePasswordBackend(Backend):
         return value if isinstance(value, str) or value is None else json.dumps(value)
 
     def _refuse(self) -> None:
-        if self.read_only:
+        if self.service_account:
             raise ReadOnlyStoreError(
                 f"the 1password store (vault {self.vault!r}) is read-only through a service "
                 "account: change the item in 1Password, or unset OP_SERVICE_ACCOUNT_TOKEN to "
@@ -98,27 +116,3 @@ class OnePasswordBackend(Backend):
     def describe(self) -> str:
         via = "service account, read-only" if config.OP_TOKEN.is_set() else "op CLI"
         return f"1password (vault {self.vault!r}, one item per server, {via})"
-
-
-def candidate(steps: list[str]) -> Callable[[], Backend] | None:
-    """For selection: the SDK when a service-account token is set (read-only), else `op`."""
-    import shutil
-
-    vault = config.OP_VAULT.get()
-    if config.OP_TOKEN.is_set():
-        try:
-            import onepassword  # noqa: F401
-        except ImportError:
-            steps.append("1password: not usable — OP_SERVICE_ACCOUNT_TOKEN is set but the SDK "
-                         "is not installed: pip install 'mcp-secrets[onepassword]'")
-            return None
-        steps.append(f"1password: SDK with a service account, vault {vault!r}, read-only — "
-                     "chosen")
-        return OnePasswordBackend
-    if shutil.which("op") is None:
-        steps.append("1password: not usable — the `op` CLI is not on PATH and "
-                     "OP_SERVICE_ACCOUNT_TOKEN is not set")
-        return None
-    steps.append(f"1password: the `op` CLI, vault {vault!r} (MCP_SECRETS_1PASSWORD_VAULT) — "
-                 "chosen")
-    return OnePasswordBackend

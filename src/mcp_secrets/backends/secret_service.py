@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
-import weakref
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from mcp_secrets.backends.base import Backend
-from mcp_secrets.errors import BackendError, KeychainLockedError, NoKeychainError
+from mcp_secrets import config
+from mcp_secrets.backends.base import Backend, Probe
+from mcp_secrets.errors import BackendError, DBusCallError, KeychainLockedError, NoKeychainError
+from mcp_secrets.paths import ForkSafeLock
 
 if TYPE_CHECKING:
     from jeepney.io.blocking import DBusConnection
@@ -49,18 +50,15 @@ _FIX_LOCKED = (
     "MCP_SECRETS_BACKEND=file"
 )
 
+#: How long the probe may take before we call the Secret Service unreachable.
+PROBE_TIMEOUT = 2.0
+FIX = (
+    "run a Secret Service (install gnome-keyring and unlock it, e.g. "
+    "`printf '%s' \"$PW\" | gnome-keyring-daemon --unlock --components=secrets` inside a D-Bus "
+    "session)"
+)
+
 _T = TypeVar("_T")
-
-_instances: weakref.WeakSet[SecretServiceBackend] = weakref.WeakSet()
-
-
-def _after_fork_in_child() -> None:
-    # A lock held by another parent thread at fork time would never be released in the child.
-    for backend in list(_instances):
-        backend._lock = threading.RLock()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _error_name(reply: Any) -> str:
@@ -69,43 +67,40 @@ def _error_name(reply: Any) -> str:
     return str(reply.header.fields.get(HeaderFields.error_name, "org.freedesktop.DBus.Error"))
 
 
-class _DBusFailure(Exception):
-    """Internal: a D-Bus error reply, carrying only its error name (never a body)."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
-        self.name = name
-
-
 class SecretServiceBackend(Backend):
     """A `Backend` on the Secret Service; safe across threads and `fork`."""
 
     name = "secret-service"
+    #: The OS keychain on Linux; elsewhere only when named (MCP_SECRETS_BACKEND=secret-service).
+    priority = 30.0 if sys.platform.startswith("linux") else 0.0
+    is_keychain = True
 
     def __init__(self, *, collection: str = DEFAULT_COLLECTION, timeout: float = 30.0,
                  unlock_timeout: float = 120.0) -> None:
         self._collection_path = collection
         self._timeout = timeout
         self._unlock_timeout = unlock_timeout
-        self._lock = threading.RLock()
+        self._lock = ForkSafeLock(reentrant=True)  # fresh in a forked child
         self._pid = -1
         self._conn: DBusConnection | None = None
         self._session: Session | None = None
         self._paths: dict[tuple[str, str], str] = {}
-        _instances.add(self)
 
     # ------------------------------------------------------------------ probing
 
     @classmethod
-    def probe(cls, timeout: float = 2.0) -> str | None:
-        """None when the Secret Service is usable now, else a one-line reason why not.
+    def probe(cls, *, explicit: bool = False, timeout: float = PROBE_TIMEOUT) -> Probe:
+        """Usable now? Bounded by `timeout` (auth and each call); opens no transfer session and
+        reads no secret, so `selection` can call it at start-up."""
+        problem = cls._problem(timeout)
+        if problem is None:
+            return Probe(True, "reachable and unlocked")
+        return Probe(False, problem, FIX)
 
-        Bounded by `timeout` (auth and each call); opens no transfer session and reads no secret,
-        so `selection` can call it at start-up.
-        """
-        if not os.environ.get("DBUS_SESSION_BUS_ADDRESS") and not os.environ.get(
-            "XDG_RUNTIME_DIR"
-        ):
+    @staticmethod
+    def _problem(timeout: float) -> str | None:
+        """None when the Secret Service is usable now, else a one-line reason why not."""
+        if not config.DBUS_SESSION_BUS_ADDRESS.get() and not config.XDG_RUNTIME_DIR.get():
             return "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set)"
         try:
             from jeepney import DBusAddress, HeaderFields, MessageType, Properties, new_method_call
@@ -197,7 +192,7 @@ class SecretServiceBackend(Backend):
         """Make sure the collection exists and is unlocked (asking to unlock once)."""
         try:
             locked = self._prop(self._collection_path, "Collection", "Locked")
-        except _DBusFailure as exc:
+        except DBusCallError as exc:
             if exc.name.endswith(_MISSING):
                 self._create_default_collection()
                 return
@@ -210,7 +205,7 @@ class SecretServiceBackend(Backend):
         try:
             path, prompt = self._call(SERVICE_PATH, "Service", "CreateCollection", "a{sv}s",
                                       (props, "default"))
-        except _DBusFailure as exc:
+        except DBusCallError as exc:
             raise KeychainLockedError(
                 f"the Secret Service could not create a default keyring ({exc.name}): "
                 f"{_FIX_LOCKED}"
@@ -226,7 +221,7 @@ class SecretServiceBackend(Backend):
                                            ([self._collection_path],))
             accepted = len(prompt) <= 1 or self._prompt(prompt)
             still_locked = self._prop(self._collection_path, "Collection", "Locked")
-        except _DBusFailure as exc:
+        except DBusCallError as exc:
             raise KeychainLockedError(
                 f"the keyring is locked and unlocking failed ({exc.name}): {_FIX_LOCKED}"
             ) from None
@@ -261,7 +256,7 @@ class SecretServiceBackend(Backend):
         reply = self._conn.send_and_get_reply(msg, timeout=self._timeout)
         if reply.header.message_type == MessageType.error:
             # Only the error *name* travels on: bodies are daemon text we do not control.
-            raise _DBusFailure(_error_name(reply))
+            raise DBusCallError(_error_name(reply))
         result: tuple[Any, ...] = reply.body
         return result
 
@@ -272,7 +267,7 @@ class SecretServiceBackend(Backend):
         msg = Properties(DBusAddress(path, BUS_NAME, _PREFIX + iface)).get(name)
         reply = self._conn.send_and_get_reply(msg, timeout=self._timeout)
         if reply.header.message_type == MessageType.error:
-            raise _DBusFailure(_error_name(reply))
+            raise DBusCallError(_error_name(reply))
         return reply.body[0][1]
 
     def _search(self, attributes: dict[str, str]) -> list[str]:
@@ -300,7 +295,7 @@ class SecretServiceBackend(Backend):
                 return False, None
             try:
                 return True, action(path)
-            except _DBusFailure as exc:
+            except DBusCallError as exc:
                 if fresh or not exc.name.endswith(_MISSING):
                     raise
                 self._paths.pop((service, key), None)
@@ -319,7 +314,7 @@ class SecretServiceBackend(Backend):
         decryptor = Cipher(algorithms.AES(session.aes_key), modes.CBC(bytes(secret[1]))).decryptor()
         padded = decryptor.update(data) + decryptor.finalize()
         if not padded or not 1 <= padded[-1] <= 16:
-            raise _DBusFailure("mcp_secrets.BadPadding")
+            raise DBusCallError("mcp_secrets.BadPadding")
         return padded[: -padded[-1]]
 
     def _set_secret(self, path: str, value: bytes) -> None:
@@ -366,7 +361,7 @@ class SecretServiceBackend(Backend):
                 try:
                     self._ready()
                     return op()
-                except _DBusFailure as exc:
+                except DBusCallError as exc:
                     if exc.name.endswith(".IsLocked") and attempt == 1:
                         self._unlock()
                         continue
@@ -424,7 +419,7 @@ class SecretServiceBackend(Backend):
                 try:
                     self._delete_path(path)
                     found = True
-                except _DBusFailure as exc:
+                except DBusCallError as exc:
                     if not exc.name.endswith(_MISSING):
                         raise
             return found
@@ -438,7 +433,7 @@ class SecretServiceBackend(Backend):
             for path in self._search({"service": service}):
                 try:
                     attrs = self._prop(path, "Item", "Attributes")
-                except _DBusFailure:
+                except DBusCallError:
                     continue  # deleted while we listed
                 attributes = dict(attrs)
                 key = attributes.get("username")

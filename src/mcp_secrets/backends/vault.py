@@ -12,14 +12,13 @@ sealed or refuses the token is a `BackendError` saying so; nothing falls back to
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from mcp_secrets import config
-from mcp_secrets.backends.base import Backend
+from mcp_secrets.backends.base import Backend, Probe
 from mcp_secrets.backends.extras import require
-from mcp_secrets.errors import BackendError
+from mcp_secrets.errors import BackendError, StoreEntryNotFound
 
 FIELD = "value"
 TIMEOUT_S = 10
@@ -65,8 +64,7 @@ def make_client() -> Any:
     return hvac.Client(url=found.addr, token=found.token, timeout=TIMEOUT_S)
 
 
-class NotFound(Exception):
-    """No such secret, version or path (internal: callers turn it into None or a message)."""
+NotFound = StoreEntryNotFound
 
 
 def call(client: Any, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -124,7 +122,18 @@ def split_path(text: str) -> tuple[str, str]:
 class VaultBackend(Backend):
     """Each entry is KV v2 secret ``MOUNT/PREFIX/SERVICE/KEY`` with one field, ``value``."""
 
-    name = "vault"
+    name = "vault"  # priority 0: a team store is used only when named
+
+    @classmethod
+    def probe(cls, *, explicit: bool = False) -> Probe:
+        """Configured? (The server itself is reached on first use, where a server that is down
+        is an error, never a fallback.)"""
+        why = problem()
+        if why is not None:
+            return Probe(False, why, "set VAULT_ADDR and VAULT_TOKEN (or BAO_ADDR and "
+                                     "BAO_TOKEN); pip install 'mcp-secrets[vault]'")
+        return Probe(True, f"{settings().addr}, KV v2 under {config.VAULT_PATH.get()} "
+                           "(MCP_SECRETS_VAULT_PATH)")
 
     def __init__(self, path: str | None = None, client: Any = None) -> None:
         self.mount, self.prefix = split_path(path or config.VAULT_PATH.get() or "")
@@ -207,16 +216,3 @@ class VaultBackend(Backend):
     def describe(self) -> str:
         where = settings().addr or "VAULT_ADDR unset"
         return f"vault (KV v2 {self.mount}/{self.prefix or ''} at {where})"
-
-
-
-def candidate(steps: list[str]) -> Callable[[], Backend] | None:
-    """For selection: the vault store if it is configured (the server is reached on first use,
-    where a server that is down is an error, never a fallback)."""
-    why = problem()
-    if why is not None:
-        steps.append(f"vault: not usable — {why}")
-        return None
-    path = config.VAULT_PATH.get()
-    steps.append(f"vault: {settings().addr}, KV v2 under {path} (MCP_SECRETS_VAULT_PATH) — chosen")
-    return VaultBackend

@@ -19,16 +19,19 @@ if TYPE_CHECKING:
     from mcp_secrets.storage import MCPSecretsStorage
 
 
-def open_storage(server: str, name: str | None = None) -> MCPSecretsStorage:
-    """The server's storage. The server and secret names are validated first, so a bad one
-    fails before a keychain is opened or a value is asked for."""
+def open_storage(server: str, name: str | None = None, *, backend: str | None = None
+                 ) -> MCPSecretsStorage:
+    """The server's storage on the store named by `backend` (--backend), else the default.
+    The server and secret names are validated first, so a bad one fails before a keychain is
+    opened or a value is asked for."""
     from mcp_secrets.names import service_name, validate_name
+    from mcp_secrets.selection import default_backend
     from mcp_secrets.storage import MCPSecretsStorage
 
     if name is not None:
         validate_name(name)
     service_name(server)
-    return MCPSecretsStorage(server)
+    return MCPSecretsStorage(server, backend=default_backend(backend))
 
 
 def _emit_json(payload: object) -> None:
@@ -43,7 +46,7 @@ def cmd_set(args: argparse.Namespace) -> int:
             "`mcp-secrets set SERVER NAME < file`, or run without a pipe to get a hidden prompt",
             EXIT_USAGE,
         )
-    storage = open_storage(args.server, args.name)
+    storage = open_storage(args.server, args.name, backend=args.backend)
     value = read_secret_value(f"{args.name!r} of server {args.server!r}")
     existed = storage.secret_exists(args.name)
     storage.store_secret(args.name, value)
@@ -53,7 +56,7 @@ def cmd_set(args: argparse.Namespace) -> int:
 
 
 def cmd_get(args: argparse.Namespace) -> int:
-    storage = open_storage(args.server, args.name)
+    storage = open_storage(args.server, args.name, backend=args.backend)
     value = storage.retrieve_secret(args.name)
     if args.json:
         payload: dict[str, object] = {
@@ -73,7 +76,7 @@ def cmd_get(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    storage = open_storage(args.server)
+    storage = open_storage(args.server, backend=args.backend)
     names = storage.list_secrets()
     if args.json:
         _emit_json({"server": args.server, "backend": storage.backend.name, "secrets": names})
@@ -84,7 +87,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    storage = open_storage(args.server, args.name)
+    storage = open_storage(args.server, args.name, backend=args.backend)
     if not storage.delete_secret(args.name):
         raise CLIError(f"{args.name!r} was not stored for server {args.server!r}; nothing deleted")
     print(f"deleted {args.name!r} for server {args.server!r}")
@@ -92,7 +95,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 
 def cmd_clear(args: argparse.Namespace) -> int:
-    storage = open_storage(args.server)
+    storage = open_storage(args.server, backend=args.backend)
     if not args.yes:
         if not stdin_is_tty():
             raise CLIError(

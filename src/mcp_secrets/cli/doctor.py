@@ -19,6 +19,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from mcp_secrets import config
 from mcp_secrets.cli.errors import EXIT_FAILURE, EXIT_OK
 
 if TYPE_CHECKING:
@@ -45,13 +46,14 @@ def _describe_exc(exc: BaseException) -> str:
     return str(exc) if isinstance(exc, SecretsError) else f"{type(exc).__name__} from the store"
 
 
-def roundtrip() -> RoundTrip:
-    """Write, read back and delete a random value under the doctor-only service."""
+def roundtrip(choice: str | None = None) -> RoundTrip:
+    """Write, read back and delete a random value under the doctor-only service, in the store
+    `choice` names (--backend), else the default one."""
     result: list[RoundTrip] = []
 
     def work() -> None:
         try:
-            result.append(_roundtrip())
+            result.append(_roundtrip(choice))
         except Exception as exc:
             result.append(RoundTrip(False, _describe_exc(exc)))
 
@@ -73,11 +75,11 @@ def _forget_probe_file(backend: Any) -> None:
         path_for(DOCTOR_SERVICE).unlink(missing_ok=True)
 
 
-def _roundtrip() -> RoundTrip:
+def _roundtrip(choice: str | None) -> RoundTrip:
     from mcp_secrets.errors import KeychainLockedError
     from mcp_secrets.selection import default_backend
 
-    backend = default_backend()
+    backend = default_backend(choice)
     key = f"probe-{secrets.token_hex(6)}"
     value = secrets.token_urlsafe(24)
     start = time.perf_counter()
@@ -169,9 +171,10 @@ def _display_fix(display: dict[str, Any]) -> str | None:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from mcp_secrets.selection import diagnose
 
-    diag = diagnose()
+    choice = getattr(args, "backend", None)
+    diag = diagnose(choice)
     # With no store chosen there is nothing to test; the diagnosis already says why.
-    rt = roundtrip() if diag.backend else RoundTrip(False, "no store was chosen")
+    rt = roundtrip(choice) if diag.backend else RoundTrip(False, "no store was chosen")
     display = display_check()
     report: dict[str, Any] = {
         "ok": rt.ok,
@@ -188,7 +191,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         "platform": platform.platform(),
         "display": display,
         "display_fix": _display_fix(display),
-        "backend_override": os.environ.get("MCP_SECRETS_BACKEND") or None,
+        "backend_override": choice or config.BACKEND.get(),
+        "backend_override_from": ("--backend" if choice
+                                  else config.BACKEND.name if config.BACKEND.get() else None),
     }
     if args.json:
         print(json.dumps(report, indent=2))
@@ -204,7 +209,8 @@ def _print_human(r: dict[str, Any]) -> None:
     lines.append(f"why:      {r['reason']}")
     lines += [f"          - {step}" for step in r["steps"]]
     if r["backend_override"]:
-        lines.append(f"override: MCP_SECRETS_BACKEND={r['backend_override']}")
+        sep = " " if r["backend_override_from"] == "--backend" else "="
+        lines.append(f"override: {r['backend_override_from']}{sep}{r['backend_override']}")
     timing = f" in {rt['ms']:.1f} ms" if rt["ms"] is not None else ""
     lines.append(f"usable:   {'yes' if rt['ok'] else 'NO'} — {rt['detail']}{timing}")
     py = r["python"]

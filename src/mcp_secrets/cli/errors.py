@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import sys
 
+from mcp_secrets.errors import CLIError
+
+__all__ = ["EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "CLIError", "one_line",
+           "report"]
+
 EXIT_OK = 0
 EXIT_FAILURE = 1  # the command was understood but refused or failed (not found, no keychain, ...)
 EXIT_USAGE = 2  # the command line itself is wrong
 EXIT_INTERRUPTED = 130
-
-
-class CLIError(Exception):
-    """A user-level failure with a message fit to print as-is (never holds a secret value)."""
-
-    def __init__(self, message: str, code: int = EXIT_FAILURE) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def one_line(message: str) -> str:

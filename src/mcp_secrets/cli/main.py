@@ -116,8 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (the console script exits with it)."""
     try:
         args = _parse(sys.argv[1:] if argv is None else argv)
-        if args.backend:
-            _use_backend(args.backend)
+        args.backend = _backend_choice(args.backend)
         return _commands()[args.command](args)
     except CLIError as exc:
         report(str(exc))
@@ -140,14 +139,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
 
 
-def _use_backend(name: str) -> None:
-    """--backend is MCP_SECRETS_BACKEND for this run; an unknown name is a usage error."""
-    from mcp_secrets.selection import ENV_BACKEND, VALID_BACKENDS
+def _backend_choice(name: str | None) -> str | None:
+    """--backend overrides MCP_SECRETS_BACKEND for this run and travels down as an argument
+    (never by editing os.environ); an unknown name is a usage error."""
+    if name is None:
+        return None
+    from mcp_secrets.errors import UnknownBackendError
+    from mcp_secrets.selection import normalize_choice
 
-    if name.strip().lower() not in VALID_BACKENDS:
-        raise CLIError(f"--backend {name!r} is not a known store; use one of: "
-                       + ", ".join(VALID_BACKENDS), EXIT_USAGE)
-    os.environ[ENV_BACKEND] = name
+    try:
+        return normalize_choice(name, source="--backend")
+    except UnknownBackendError as exc:
+        raise CLIError(str(exc), EXIT_USAGE) from None
 
 
 def _silence_stdout() -> None:
