@@ -100,3 +100,26 @@ def test_a_service_account_store_is_read_only(fake_op: Path) -> None:
     assert CANARY not in str(err.value)
     with pytest.raises(ReadOnlyStoreError):
         storage.delete_secret("API_KEY")
+
+
+def test_doctor_accepts_a_read_only_store_that_reads() -> None:
+    from mcp_secrets import backends
+    from mcp_secrets.backends.memory import MemoryBackend
+    from mcp_secrets.cli.doctor import _roundtrip
+    from mcp_secrets.errors import ReadOnlyStoreError
+
+    class ReadOnlyMemory(MemoryBackend):
+        name = "read-only-memory"
+
+        def set(self, service: str, key: str, value: str) -> None:
+            raise ReadOnlyStoreError("this store is read-only")
+
+    backends.register("read-only-memory", ReadOnlyMemory)
+    try:
+        result = _roundtrip("read-only-memory")
+    finally:
+        from mcp_secrets import selection
+
+        backends.unregister("read-only-memory")
+        selection.reset()
+    assert result.ok and "read-only store" in result.detail
