@@ -21,21 +21,20 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import json
-import logging
 import os
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from mcp_secrets import config
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from pathlib import Path
+
+# Imported on every launch through `run` (it resolves references): only cheap modules up front;
+# hashlib, datetime and logging are loaded on the first event.
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 GENESIS = "0" * 64
@@ -63,6 +62,8 @@ def enabled() -> bool:
 
 
 def log_path() -> Path:
+    from pathlib import Path
+
     override = config.AUDIT_FILE.get()
     if override:
         return Path(override)
@@ -81,6 +82,8 @@ def _program() -> str:
 
 
 def _digest(line: bytes) -> str:
+    import hashlib
+
     return hashlib.sha256(line).hexdigest()
 
 
@@ -95,6 +98,8 @@ def record(action: str, *, server: str | None = None, name: str | None = None,
 
 def _event(action: str, server: str | None, name: str | None, outcome: str,
            store: str | None, profile: str | None) -> dict[str, Any]:
+    from datetime import UTC, datetime
+
     return {
         "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "server": server, "profile": profile, "name": name, "action": action,
@@ -108,7 +113,10 @@ def _write(events: list[dict[str, Any]]) -> None:
     try:
         _append(log_path(), events)
     except Exception as exc:  # the log must not take the secret operation down with it
-        log.warning("mcp-secrets could not write the audit log (%s)", type(exc).__name__)
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "mcp-secrets could not write the audit log (%s)", type(exc).__name__)
 
 
 def first_read(storage: Any, name: str, found: bool) -> None:
@@ -236,8 +244,7 @@ def files(path: Path | None = None) -> list[Path]:
     return [p for p in [*rotated, path] if p.exists()]
 
 
-@dataclass
-class Line:
+class Line(NamedTuple):
     file: Path
     number: int  # 1-based within its file
     raw: bytes
@@ -260,8 +267,7 @@ def lines(path: Path | None = None) -> Iterator[Line]:
                 yield Line(file, number, raw, event if isinstance(event, dict) else None)
 
 
-@dataclass
-class Verdict:
+class Verdict(NamedTuple):
     ok: bool
     lines: int
     problem: str | None = None

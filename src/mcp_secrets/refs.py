@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from mcp_secrets import audit
 from mcp_secrets.errors import SecretReferenceError
 
 
@@ -131,6 +130,8 @@ def resolve_all(refs: Mapping[str, str]) -> dict[str, str]:
             raise SecretReferenceError(f"the {name}:// resolver returned {len(values)} values "
                                        f"for {len(items)} references")
         out.update({label: v for (label, _), v in zip(items, values, strict=True)})
+    from mcp_secrets import audit
+
     audit.resolved(parsed)
     return out
 
