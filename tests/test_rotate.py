@@ -170,3 +170,43 @@ def test_aws_rotation_moves_awscurrent_and_awsprevious(moto: Moto,
         from mcp_secrets import selection
 
         selection.reset()
+
+
+# --------------------------------------------------------------------------- a live MCP server
+
+
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+def test_a_library_server_uses_the_new_value_on_its_next_call(server_name: str, mode: str,
+                                                              tmp_path: object) -> None:
+    """A real FastMCP server (library, real Secret Service) under a real fastmcp.Client keeps
+    answering across `mcp-secrets rotate`; the call after it uses the new value."""
+    import asyncio
+    import hashlib
+    from pathlib import Path
+
+    from fastmcp import Client
+    from fastmcp.client.transports import StdioTransport
+
+    server = Path(__file__).parent / "servers" / "secrets_server.py"
+    MCPSecretsStorage(server_name).store_secret("api_key", OLD)
+
+    def fp(value: str) -> str:
+        return hashlib.sha256(value.encode()).hexdigest()[:12]
+
+    async def scenario() -> list[str]:
+        env = {**os.environ, "SERVER_NAME": server_name, "MCP_BYPASS_SECRET_USE_CONFIRM": "true"}
+        transport = StdioTransport(sys.executable, [str(server)], env=env,
+                                   log_file=Path(str(tmp_path)) / "server.log")
+        seen = []
+        async with Client(transport, mode=mode) as client:
+            for _ in range(3):
+                seen.append(str((await client.call_tool("use_secret", {"name": "api_key"})).data))
+            done = await asyncio.to_thread(cli, "rotate", server_name, "api_key", "--grace",
+                                           "5m", stdin=NEW)
+            assert done.returncode == 0, done.stderr
+            for _ in range(3):
+                seen.append(str((await client.call_tool("use_secret", {"name": "api_key"})).data))
+        return seen
+
+    seen = asyncio.run(scenario())
+    assert seen == [f"used api_key {fp(OLD)}"] * 3 + [f"used api_key {fp(NEW)}"] * 3
