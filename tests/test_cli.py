@@ -115,7 +115,7 @@ def test_get_and_list_json(server_name: str) -> None:
     assert sorted(listed["secrets"]) == ["a_key", "b_key"]
 
     got = json.loads(run("get", server_name, "a_key", "--json", secret=value).stdout)
-    assert got == {"server": server_name, "name": "a_key", "exists": True}
+    assert got == {"server": server_name, "profile": "default", "name": "a_key", "exists": True}
     got = json.loads(run("get", server_name, "a_key", "--json", "--reveal",
                          secret=value, revealed=True).stdout)
     assert got["value"] == value

@@ -89,6 +89,11 @@ STATE_DIR = declare(
     "MCP_SECRETS_STATE_DIR",
     "Directory of locks and cache counters, no secret material (default: user state dir).",
 )
+PROFILE = declare(
+    "MCP_SECRETS_PROFILE",
+    "Profile (`dev`, `prod`, …) whose secrets are used when none is named (`--profile`, "
+    "`?profile=` in a reference); unset or `default`: the profile-less scope `com.mcp.{server}`.",
+)
 OP_TOKEN = declare(
     "OP_SERVICE_ACCOUNT_TOKEN",
     "1Password service-account token, for the SDK path of the 1Password store.",
@@ -165,6 +170,12 @@ OP_VAULT = declare(
     "MCP_SECRETS_1PASSWORD_VAULT",
     "1Password vault of the 1password store; each server is one item titled `com.mcp.S`.",
     "Private",
+)
+
+WATCH_INTERVAL = declare(
+    "MCP_SECRETS_WATCH_INTERVAL",
+    "Seconds between checks of `mcp-secrets run --watch` for changed values.",
+    "2",
 )
 
 # --- audit log ---------------------------------------------------------------------------------

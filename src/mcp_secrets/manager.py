@@ -27,24 +27,27 @@ def env_flag(name: str) -> bool:
 class MCPSecretsManager:
     """Server-scoped secrets: `initialize("my-server")` once, then store/retrieve by name."""
 
-    def __init__(self, server_name: str | None = None, *, backend: Backend | None = None) -> None:
+    def __init__(self, server_name: str | None = None, *, backend: Backend | None = None,
+                 profile: str | None = None) -> None:
         self._storage: MCPSecretsStorage | None = None
         if server_name is not None:
-            self.initialize(server_name, backend=backend)
+            self.initialize(server_name, backend=backend, profile=profile)
 
-    def initialize(self, server: Any, *, backend: Backend | None = None) -> None:
+    def initialize(self, server: Any, *, backend: Backend | None = None,
+                   profile: str | None = None) -> None:
         """Scope this manager to one server.
 
         `server` is the server's name, or a FastMCP server object: passing the object also
         installs the middleware that makes `fetch_secrets` and permission prompts work on
         2026-07-28 (stateless) connections — the one line of setup the modern era needs.
+        `profile` picks the profile (default: MCP_SECRETS_PROFILE, else the default profile).
         """
         from mcp_secrets.storage import MCPSecretsStorage
 
         name = server if isinstance(server, str) else getattr(server, "name", None)
         if not isinstance(name, str):
             raise TypeError("initialize() takes a server name or a FastMCP server object")
-        self._storage = MCPSecretsStorage(name, backend=backend)
+        self._storage = MCPSecretsStorage(name, backend=backend, profile=profile)
         if env_flag("SECRETS_STORAGE_CLEAR"):
             self._storage.clear_secrets()
         if not isinstance(server, str):

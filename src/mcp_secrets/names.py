@@ -41,9 +41,29 @@ def validate_name(name: object, *, kind: str = "secret name") -> str:
     return name
 
 
-def service_name(server_name: str) -> str:
-    """The keychain service every secret of `server_name` lives under."""
-    return f"com.mcp.{validate_name(server_name, kind='server name')}"
+#: The profile whose scope is exactly ``com.mcp.{server}`` (what existed before profiles).
+DEFAULT_PROFILE = "default"
+
+
+def profile_name(profile: str | None = None) -> str:
+    """The profile in effect: `profile` if given, else MCP_SECRETS_PROFILE, else "default"."""
+    if profile is None:
+        from mcp_secrets import config
+
+        profile = config.PROFILE.get() or DEFAULT_PROFILE
+    return validate_name(profile, kind="profile name")
+
+
+def service_name(server_name: str, profile: str | None = None) -> str:
+    """The keychain service every secret of `server_name` in `profile` lives under.
+
+    The default profile is ``com.mcp.{server}``; profile P is ``com.mcp.{server}/P``. No server
+    or profile name may contain '/', so a profile scope never equals another server's scope,
+    and (server, profile) pairs never share one.
+    """
+    server = validate_name(server_name, kind="server name")
+    chosen = profile_name(profile)
+    return f"com.mcp.{server}" if chosen == DEFAULT_PROFILE else f"com.mcp.{server}/{chosen}"
 
 
 def set_command(server: str, *secret_names: str) -> str:

@@ -18,17 +18,18 @@ from __future__ import annotations
 
 import functools
 import importlib
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from mcp_secrets.errors import SecretReferenceError
 
 
-@dataclass(frozen=True)
-class Reference:
-    """A parsed reference. ``path`` segments and the fragment are percent-decoded."""
+class Reference(NamedTuple):
+    """A parsed reference. ``path`` segments and the fragment are percent-decoded.
+
+    (A NamedTuple, not a dataclass: `dataclasses` costs a launch through `run` an import.)"""
 
     text: str  # the reference as written (holds no value, so it is safe to show)
     scheme: str
@@ -67,6 +68,8 @@ _ENTRY_POINT_GROUP = "mcp_secrets.schemes"
 
 def register(name: str, scheme: Scheme | str) -> None:
     """Make `name://…` references resolvable: a Scheme object, or "module:attr" to import lazily."""
+    if name in URL_SCHEMES or not _SCHEME_RE.fullmatch(name):
+        raise ValueError(f"{name!r} cannot be a reference scheme (lowercase, not a URL scheme)")
     if isinstance(scheme, str):
         _BUILTIN[name] = scheme
         _LOADED.pop(name, None)
@@ -78,34 +81,64 @@ def known_schemes() -> list[str]:
     return sorted({*_BUILTIN, *_LOADED, *_entry_points()})
 
 
+_SCHEME_RE = re.compile(r"[a-z][a-z0-9+.-]{0,31}")
+#: Ordinary URL schemes are never secret references. Environments are full of such URLs
+#: (proxies, databases, endpoints); ruling them out here means `run` never scans installed
+#: packages for a plugin scheme because of one, and no plugin can claim them.
+URL_SCHEMES = frozenset({
+    "http", "https", "ws", "wss", "ftp", "ftps", "sftp", "ssh", "git", "file", "data", "unix",
+    "tcp", "udp", "grpc", "grpcs", "postgres", "postgresql", "mysql", "mariadb", "redis",
+    "rediss", "mongodb", "mongodb+srv", "amqp", "amqps", "nats", "kafka", "sqlite", "ldap",
+    "ldaps", "s3", "gs", "mailto", "smtp", "smtps", "imap", "imaps",
+})
+
+
 def is_reference(text: str) -> bool:
     """True when `text` looks like a reference of a scheme we know (``scheme://…``)."""
     scheme, sep, _ = text.partition("://")
-    return bool(sep) and scheme in known_schemes()
+    if not sep or scheme in URL_SCHEMES or not _SCHEME_RE.fullmatch(scheme):
+        return False
+    # Installed plugins are looked up only for a scheme that is not built in.
+    return scheme in _BUILTIN or scheme in _LOADED or scheme in _entry_points()
 
 
 def parse(text: str, *, var: str | None = None) -> Reference:
-    """Split a reference into its parts; SecretReferenceError if it is not one."""
+    """Split a reference into its parts; SecretReferenceError if it is not one.
+
+    Malformed input is never quoted back unless it is certainly a reference of a known scheme
+    (a reference names a secret; it holds none), since a value may have been pasted by mistake.
+    """
     label = var or "the reference"
     if not isinstance(text, str) or "://" not in text:  # may be a value: never echo it
         raise SecretReferenceError(f"{label} is not a reference (expected scheme://…)")
     scheme = text.partition("://")[0]
-    if scheme not in known_schemes():
-        shown = repr(scheme) if len(scheme) <= 32 and scheme.isascii() else "in it"
+    if not is_reference(text):
+        shown = repr(scheme) if _SCHEME_RE.fullmatch(scheme) else "(not shown)"
         raise SecretReferenceError(
             f"{label} uses the unknown scheme {shown}; known: {', '.join(known_schemes())}"
         )
-    parts = urlsplit(text)
-    path = tuple(unquote(p) for p in parts.path.split("/") if p)
-    return Reference(
-        text=text,
-        scheme=scheme,
-        host=unquote(parts.netloc),
-        path=path,
-        query=dict(parse_qsl(parts.query, keep_blank_values=True)),
-        fragment=unquote(parts.fragment) if parts.fragment else None,
-        var=var,
-    )
+    if any(ch.isspace() or not ch.isprintable() for ch in text):
+        raise SecretReferenceError(
+            f"{label}: the reference contains spaces or control characters; percent-encode "
+            "them (a space is %20)"
+        )
+    where = f"{var} ({text})" if var else text
+    try:
+        parts = urlsplit(text)
+        path = tuple(unquote(p, errors="strict") for p in parts.path.split("/") if p)
+        host = unquote(parts.netloc, errors="strict")
+        pairs = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query),
+                          errors="strict")
+        query = dict(pairs)
+        if len(query) != len(pairs):
+            raise ValueError("a query parameter is repeated")
+        fragment = unquote(parts.fragment, errors="strict") if parts.fragment else None
+    except ValueError:  # UnicodeDecodeError included
+        raise SecretReferenceError(f"{where} is malformed (bad percent-encoding, a repeated or "
+                                   "empty query parameter, or a character not allowed in a "
+                                   "URL)") from None
+    return Reference(text=text, scheme=scheme, host=host, path=path, query=query,
+                     fragment=fragment, var=var)
 
 
 def resolve(ref: str, *, var: str | None = None) -> str:
@@ -153,7 +186,8 @@ def _scheme(name: str) -> Scheme:
 def _entry_points() -> dict[str, str]:
     from importlib.metadata import entry_points
 
-    return {ep.name: ep.value for ep in entry_points(group=_ENTRY_POINT_GROUP)}
+    return {ep.name: ep.value for ep in entry_points(group=_ENTRY_POINT_GROUP)
+            if ep.name not in URL_SCHEMES}
 
 
 def describe(ref: Reference) -> str:

@@ -47,7 +47,7 @@ from mcp_secrets.errors import (
     ValueTooLargeError,
     ValueTypeError,
 )
-from mcp_secrets.names import RESERVED_PREFIX, service_name, validate_name
+from mcp_secrets.names import RESERVED_PREFIX, profile_name, service_name, validate_name
 from mcp_secrets.paths import ForkSafeLock
 
 if TYPE_CHECKING:
@@ -126,14 +126,17 @@ class _Tx:
 
 
 class MCPSecretsStorage:
-    """The secrets of one server, under keychain service ``com.mcp.{server_name}``."""
+    """The secrets of one server in one profile, under keychain service ``com.mcp.{server_name}``
+    (default profile) or ``com.mcp.{server_name}/{profile}``."""
 
     __slots__ = ("__weakref__", "_cache", "_cgen", "_gen", "_gv", "_lock_timeout", "_names",
-                 "backend", "server_name", "service")
+                 "backend", "profile", "server_name", "service")
 
     def __init__(self, server_name: str, backend: Backend | None = None, *,
-                 lock_timeout: float = LOCK_TIMEOUT) -> None:
-        self.service = service_name(server_name)
+                 profile: str | None = None, lock_timeout: float = LOCK_TIMEOUT) -> None:
+        # profile None: MCP_SECRETS_PROFILE, else the default profile (scope com.mcp.{server}).
+        self.service = service_name(server_name, profile)
+        self.profile = profile_name(profile)
         self.server_name = server_name
         if backend is None:
             from mcp_secrets.selection import default_backend

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from mcp_secrets.cli.main import main
+from mcp_secrets.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

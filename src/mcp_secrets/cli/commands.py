@@ -19,19 +19,29 @@ if TYPE_CHECKING:
     from mcp_secrets.storage import MCPSecretsStorage
 
 
-def open_storage(server: str, name: str | None = None, *, backend: str | None = None
-                 ) -> MCPSecretsStorage:
-    """The server's storage on the store named by `backend` (--backend), else the default.
-    The server and secret names are validated first, so a bad one fails before a keychain is
-    opened or a value is asked for."""
+def open_storage(server: str, name: str | None = None, profile: str | None = None, *,
+                 backend: str | None = None) -> MCPSecretsStorage:
+    """The server's storage in `profile` (None: MCP_SECRETS_PROFILE, else the default), on the
+    store named by `backend` (--backend), else the default. The names are validated first, so a
+    bad one fails before a keychain is opened or a value is asked for."""
     from mcp_secrets.names import service_name, validate_name
     from mcp_secrets.selection import default_backend
     from mcp_secrets.storage import MCPSecretsStorage
 
     if name is not None:
         validate_name(name)
-    service_name(server)
-    return MCPSecretsStorage(server, backend=default_backend(backend))
+    service_name(server, profile)
+    return MCPSecretsStorage(server, backend=default_backend(backend), profile=profile)
+
+
+def _where(storage: MCPSecretsStorage) -> str:
+    """How messages name the scope: "server 's'" or "server 's' (profile 'prod')"."""
+    from mcp_secrets.names import DEFAULT_PROFILE
+
+    server = f"server {storage.server_name!r}"
+    if storage.profile == DEFAULT_PROFILE:
+        return server
+    return f"{server} (profile {storage.profile!r})"
 
 
 def _emit_json(payload: object) -> None:
@@ -46,21 +56,22 @@ def cmd_set(args: argparse.Namespace) -> int:
             "`mcp-secrets set SERVER NAME < file`, or run without a pipe to get a hidden prompt",
             EXIT_USAGE,
         )
-    storage = open_storage(args.server, args.name, backend=args.backend)
-    value = read_secret_value(f"{args.name!r} of server {args.server!r}")
+    storage = open_storage(args.server, args.name, args.profile, backend=args.backend)
+    value = read_secret_value(f"{args.name!r} of {_where(storage)}")
     existed = storage.secret_exists(args.name)
     storage.store_secret(args.name, value)
     verb = "replaced" if existed else "stored"
-    print(f"{verb} {args.name!r} for server {args.server!r} in {storage.backend.name}")
+    print(f"{verb} {args.name!r} for {_where(storage)} in {storage.backend.name}")
     return EXIT_OK
 
 
 def cmd_get(args: argparse.Namespace) -> int:
-    storage = open_storage(args.server, args.name, backend=args.backend)
+    storage = open_storage(args.server, args.name, args.profile, backend=args.backend)
     value = storage.retrieve_secret(args.name)
     if args.json:
         payload: dict[str, object] = {
-            "server": args.server, "name": args.name, "exists": value is not None,
+            "server": args.server, "profile": storage.profile, "name": args.name,
+            "exists": value is not None,
         }
         if args.reveal and value is not None:
             payload["value"] = value
@@ -69,17 +80,18 @@ def cmd_get(args: argparse.Namespace) -> int:
         if args.reveal:
             sys.stdout.write(value if args.no_newline else value + "\n")
         else:
-            print(f"{args.name!r} is stored for server {args.server!r} (use --reveal to print it)")
+            print(f"{args.name!r} is stored for {_where(storage)} (use --reveal to print it)")
     if value is None:
-        raise CLIError(f"{args.name!r} is not stored for server {args.server!r}")
+        raise CLIError(f"{args.name!r} is not stored for {_where(storage)}")
     return EXIT_OK
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    storage = open_storage(args.server, backend=args.backend)
+    storage = open_storage(args.server, profile=args.profile, backend=args.backend)
     names = storage.list_secrets()
     if args.json:
-        _emit_json({"server": args.server, "backend": storage.backend.name, "secrets": names})
+        _emit_json({"server": args.server, "profile": storage.profile,
+                    "backend": storage.backend.name, "secrets": names})
     else:
         for name in names:
             print(name)
@@ -87,24 +99,24 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    storage = open_storage(args.server, args.name, backend=args.backend)
+    storage = open_storage(args.server, args.name, args.profile, backend=args.backend)
     if not storage.delete_secret(args.name):
-        raise CLIError(f"{args.name!r} was not stored for server {args.server!r}; nothing deleted")
-    print(f"deleted {args.name!r} for server {args.server!r}")
+        raise CLIError(f"{args.name!r} was not stored for {_where(storage)}; nothing deleted")
+    print(f"deleted {args.name!r} for {_where(storage)}")
     return EXIT_OK
 
 
 def cmd_clear(args: argparse.Namespace) -> int:
-    storage = open_storage(args.server, backend=args.backend)
+    storage = open_storage(args.server, profile=args.profile, backend=args.backend)
     if not args.yes:
         if not stdin_is_tty():
             raise CLIError(
-                f"refusing to clear every secret of server {args.server!r} without confirmation: "
+                f"refusing to clear every secret of {_where(storage)} without confirmation: "
                 "stdin is not a terminal; pass --yes"
             )
         count = len(storage.list_secrets())
-        if not confirm(f"Delete all {count} secret(s) of server {args.server!r}?"):
+        if not confirm(f"Delete all {count} secret(s) of {_where(storage)}?"):
             raise CLIError("not confirmed; nothing deleted")
     removed = storage.clear_secrets()
-    print(f"cleared {removed} secret(s) for server {args.server!r}")
+    print(f"cleared {removed} secret(s) for {_where(storage)}")
     return EXIT_OK

@@ -41,6 +41,14 @@ def _commands() -> dict[str, Handler]:
     }
 
 
+def _handler(command: str) -> Handler:
+    if command == "run":  # on every server launch: load nothing the other commands need
+        from mcp_secrets.cli.run import cmd_run
+
+        return cmd_run
+    return _commands()[command]
+
+
 def build_parser() -> argparse.ArgumentParser:
     from mcp_secrets import __version__
 
@@ -55,8 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="use this store instead of the automatic choice "
                         "(same names as MCP_SECRETS_BACKEND)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    prof = _Parser(add_help=False)
+    prof.add_argument("--profile", metavar="NAME",
+                      help="use this profile's secrets (default: MCP_SECRETS_PROFILE, else the "
+                           "default profile); profiles never fall back to one another")
 
-    s = sub.add_parser("set", help="store a secret (hidden prompt, or the value piped on stdin)",
+    s = sub.add_parser("set", parents=[prof],
+                       help="store a secret (hidden prompt, or the value piped on stdin)",
                        description="Store a secret. On a terminal you are prompted twice with "
                                    "input hidden; otherwise the value is read from stdin (one "
                                    "trailing newline is removed). Never pass the value as an "
@@ -66,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     # Collected only to refuse it with a useful message; never printed.
     s.add_argument("extra", nargs="*", help=argparse.SUPPRESS)
 
-    g = sub.add_parser("get", help="say whether a secret is stored (--reveal prints it)")
+    g = sub.add_parser("get", parents=[prof],
+                       help="say whether a secret is stored (--reveal prints it)")
     g.add_argument("server")
     g.add_argument("name")
     g.add_argument("--reveal", action="store_true", help="print the value to stdout")
@@ -74,24 +88,31 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --reveal, do not add a newline after the value")
     g.add_argument("--json", action="store_true")
 
-    ls = sub.add_parser("list", help="the names of a server's secrets, one per line")
+    ls = sub.add_parser("list", parents=[prof],
+                       help="the names of a server's secrets, one per line")
     ls.add_argument("server")
     ls.add_argument("--json", action="store_true")
 
-    d = sub.add_parser("delete", help="delete one secret")
+    d = sub.add_parser("delete", parents=[prof],
+                       help="delete one secret")
     d.add_argument("server")
     d.add_argument("name")
 
-    c = sub.add_parser("clear", help="delete every secret of a server (asks first)")
+    c = sub.add_parser("clear", parents=[prof],
+                       help="delete every secret of a server (asks first)")
     c.add_argument("server")
     c.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+
+    from mcp_secrets.cli.run import add_parser as add_run_parser
+
+    add_run_parser(sub, [prof])
 
     doc = sub.add_parser("doctor", help="which store is used, why, whether it works, how to fix")
     doc.add_argument("--json", action="store_true")
     from mcp_secrets.cli import audit, rotate
 
     audit.add_parser(sub)
-    rotate.add_parser(sub)
+    rotate.add_parser(sub, [prof])
     return p
 
 
@@ -99,7 +120,7 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     parser = build_parser()
     args, unknown = parser.parse_known_args(list(argv))
     if args.command is None:
-        raise CLIError("no command given: use one of set, get, list, delete, clear, doctor "
+        raise CLIError("no command given: use one of set, get, list, delete, clear, run, doctor "
                        "(see: mcp-secrets --help)", EXIT_USAGE)
     if unknown:
         if args.command == "set":
@@ -117,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parse(sys.argv[1:] if argv is None else argv)
         args.backend = _backend_choice(args.backend)
-        return _commands()[args.command](args)
+        return _handler(args.command)(args)
     except CLIError as exc:
         report(str(exc))
         return exc.code

@@ -9,9 +9,9 @@ from typing import Any
 from mcp_secrets.cli.errors import EXIT_OK, EXIT_USAGE, CLIError
 
 
-def add_parser(sub: Any) -> None:
-    r = sub.add_parser("rotate", help="replace a secret, keeping the old value readable for a "
-                                      "grace period",
+def add_parser(sub: Any, parents: Any = ()) -> None:
+    r = sub.add_parser("rotate", parents=list(parents),
+                       help="replace a secret, keeping the old value readable for a grace period",
                        description="Replace a secret atomically. Running servers see the new "
                                    "value on their next read; the previous value stays "
                                    "readable (MCPSecretsManager.previous_secret) until the "
@@ -32,7 +32,7 @@ def cmd_rotate(args: argparse.Namespace) -> int:
         grace = parse_duration(args.grace)
     except ValueError as exc:
         raise CLIError(f"--grace: {exc}", EXIT_USAGE) from None
-    storage = open_storage(args.server, args.name)
+    storage = open_storage(args.server, args.name, args.profile, backend=args.backend)
     if not storage.secret_exists(args.name):
         raise CLIError(f"{args.name!r} is not stored for server {args.server!r}: nothing to "
                        f"rotate (store it with: mcp-secrets set {args.server} {args.name})")
