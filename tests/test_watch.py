@@ -74,4 +74,5 @@ def test_run_watch_swaps_the_server_without_a_failed_call(server_name: str, mode
     assert all(r == fp(NEW) for r in results[switched:])  # never back to the old server
     log = (tmp_path / "run.log").read_text()
     assert "now serving from a new server" in log
+    assert log.count("debug: using key <concealed by mcp-secrets>") == 1  # stderr, masked
     assert OLD not in log and NEW not in log

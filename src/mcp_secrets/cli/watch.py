@@ -100,8 +100,9 @@ class Supervisor:
         from mcp_secrets.cli.run import _relay
 
         assert child.proc.stderr is not None
-        threading.Thread(target=_relay, args=(child.proc.stderr, 2, self.masker),
-                         daemon=True).start()
+        stderr = os.dup(child.proc.stderr.fileno())  # _relay reads and closes a bare fd
+        child.proc.stderr.close()
+        threading.Thread(target=_relay, args=(stderr, 2, self.masker), daemon=True).start()
         threading.Thread(target=self._from_server, args=(child,), daemon=True).start()
         return child
 
