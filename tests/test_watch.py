@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -41,7 +42,9 @@ def test_run_watch_swaps_the_server_without_a_failed_call(server_name: str, mode
 
     MCPSecretsStorage(server_name).store_secret("API_KEY", OLD)
     ref = f"mcp-secrets://{server_name}/API_KEY"
-    env = {**os.environ, "MCP_SECRETS_WATCH_INTERVAL": "0.2"}
+    audit_log = tmp_path / "audit.jsonl"
+    env = {**os.environ, "MCP_SECRETS_WATCH_INTERVAL": "0.2",
+           "MCP_SECRETS_AUDIT_FILE": str(audit_log)}
     transport = StdioTransport(mcp_secrets_exe(), ["run", "--watch", "--env", f"API_KEY={ref}",
                                                    "--", sys.executable, str(SERVER)],
                                env=env, log_file=tmp_path / "run.log")
@@ -76,3 +79,6 @@ def test_run_watch_swaps_the_server_without_a_failed_call(server_name: str, mode
     assert "now serving from a new server" in log
     assert log.count("debug: using key <concealed by mcp-secrets>") == 1  # stderr, masked
     assert OLD not in log and NEW not in log
+    actions = [json.loads(line)["action"] for line in audit_log.read_text().splitlines()]
+    assert actions.count("resolve") == 1 and actions.count("inject") == 1  # no re-check noise
+    assert OLD not in audit_log.read_text() and NEW not in audit_log.read_text()

@@ -107,8 +107,22 @@ def _event(action: str, server: str | None, name: str | None, outcome: str,
     }
 
 
+_quiet = threading.local()
+
+
+@contextlib.contextmanager
+def suppressed() -> Iterator[None]:
+    """Log nothing from this thread meanwhile: for `run --watch`'s periodic re-checks, which
+    are not uses (a change it acts on is logged once, as ``inject``)."""
+    _quiet.on = True
+    try:
+        yield
+    finally:
+        _quiet.on = False
+
+
 def _write(events: list[dict[str, Any]]) -> None:
-    if not enabled() or not events:
+    if not events or getattr(_quiet, "on", False) or not enabled():
         return
     try:
         _append(log_path(), events)

@@ -203,8 +203,11 @@ class Supervisor:
     def watch(self) -> None:
         """Re-resolve every `interval` seconds; swap servers when a value changed."""
         while not self.done.wait(self.interval):
+            from mcp_secrets import audit
+
             try:
-                plan = self.reprepare()
+                with audit.suppressed():
+                    plan = self.reprepare()
             except Exception as exc:  # keep serving with the values we have
                 from mcp_secrets.errors import SecretsError
 
@@ -237,6 +240,11 @@ class Supervisor:
             old, self.current = self.current, new
             old.retiring = True
         self.plan = plan
+        from mcp_secrets import audit
+
+        for label in plan.values:
+            audit.record("inject", name=label, outcome=f"new server (generation {new.gen})",
+                         store="run --watch")
         report(f"--watch: a referenced value changed; now serving from a new server "
                f"(generation {new.gen}), the old one finishes its requests")
         self._maybe_retire(old)
