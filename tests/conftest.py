@@ -1,6 +1,11 @@
-"""Session-wide real components. Every test runs against a private HOME, a real Secret Service
-(gnome-keyring on its own D-Bus session) and a real X server (Xvfb). Nothing is mocked here;
-a missing component fails the run loudly with the command that installs it."""
+"""Session-wide real components. Every test runs against a private HOME; a test marked
+``keychain`` gets a real Secret Service (gnome-keyring on its own D-Bus session), one marked
+``display`` a real X server (Xvfb). Nothing is mocked here; a missing component fails the run
+loudly with the command that installs it.
+
+Each component starts only when a collected test carries its mark, so
+``pytest -m "not keychain and not display"`` runs on a bare machine (no D-Bus, no X) in
+seconds, while the full run (scripts/test, CI) starts both and runs everything."""
 
 from __future__ import annotations
 
@@ -14,20 +19,32 @@ from tests import rig
 _components: list[rig.Component] = []
 
 
+_home: dict[str, str] = {}
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    # Started before collection so even import-time code sees the private environment.
-    home = rig.private_home()
-    os.environ.update(home)
-    os.environ.pop("DBUS_SESSION_BUS_ADDRESS", None)
-    os.environ.pop("DISPLAY", None)
-    for var in ("SECRETS_STORAGE_CLEAR", "MCP_BYPASS_SECRET_USE_CONFIRM", "MCP_SECRETS_BACKEND",
-                "MCP_SECRETS_PASSPHRASE", "MCP_SECRETS_DIALOG"):
+    # Before collection, so even import-time code sees the private environment. No test ever
+    # reaches the developer's own keychain or display: both variables are dropped here.
+    _home.update(rig.private_home())
+    os.environ.update(_home)
+    for var in ("DBUS_SESSION_BUS_ADDRESS", "DISPLAY", "WAYLAND_DISPLAY"):
         os.environ.pop(var, None)
+    for var in ("SECRETS_STORAGE_CLEAR", "MCP_BYPASS_SECRET_USE_CONFIRM", "MCP_SECRETS_BACKEND",
+                "MCP_SECRETS_PASSPHRASE", "MCP_SECRETS_PASSPHRASE_FILE", "MCP_SECRETS_DIALOG"):
+        os.environ.pop(var, None)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the components the selected tests need (after -m/-k deselection)."""
+    wanted = {mark for item in session.items for mark in ("keychain", "display")
+              if item.get_closest_marker(mark) is not None}
+    starters = {"keychain": lambda: rig.start_secret_service(_home), "display": rig.start_xvfb}
     try:
-        for start in (lambda: rig.start_secret_service(home), rig.start_xvfb):
-            comp = start()
-            _components.append(comp)
-            os.environ.update(comp.env)
+        for mark in ("keychain", "display"):
+            if mark in wanted:
+                comp = starters[mark]()
+                _components.append(comp)
+                os.environ.update(comp.env)
     except rig.MissingComponent as exc:
         _stop_all()
         raise pytest.UsageError(f"\n\n*** REAL COMPONENT MISSING: {exc} ***\n") from exc
@@ -40,10 +57,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def _stop_all() -> None:
     while _components:
         _components.pop().stop()
-
-
-def pytest_report_header(config: pytest.Config) -> list[str]:
-    return [f"real component: {c.name} {c.env}" for c in _components]
 
 
 @pytest.fixture

@@ -235,6 +235,7 @@ def test_help_imports_nothing_heavy() -> None:
 # ---------------------------------------------------------------- doctor
 
 
+@pytest.mark.display
 def test_doctor_on_the_keychain(server_name: str) -> None:
     value = canary()
     run("set", server_name, "api_key", stdin=value)

@@ -5,6 +5,7 @@ The invariant under test: index ⊇ stored names at every moment; after repair()
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -17,6 +18,7 @@ import pytest
 
 from mcp_secrets import selection
 from mcp_secrets import storage as storage_module
+from mcp_secrets.backends.encrypted_file import EncryptedFileBackend
 from mcp_secrets.backends.memory import MemoryBackend
 from mcp_secrets.backends.secret_service import SecretServiceBackend
 from mcp_secrets.storage import CHUNK_PREFIX, INDEX_KEY, MCPSecretsStorage
@@ -255,3 +257,172 @@ def test_fork_while_another_thread_holds_the_module_locks(server_name: str) -> N
         thread.join()
     assert wait_child(pid) == 0
     assert storage.retrieve_secret("k") == "parent"  # MemoryBackend: the child's copy was its own
+
+
+def test_fork_while_another_thread_holds_the_bus_write_lock(server_name: str) -> None:
+    """The Secret Service's write lock is a D-Bus name owned by the parent's connection: a child
+    forked while a parent thread holds it must neither deadlock on the copied thread lock nor
+    think it owns the name; it waits for the parent, then writes."""
+    storage = MCPSecretsStorage(server_name, backend=SecretServiceBackend())
+    storage.store_secret("k", "parent")
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with storage._locked():
+            held.set()
+            release.wait()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert held.wait(60)
+    try:
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                storage.store_secret("k", "child")  # blocks until the parent lets go
+                code = 0
+            finally:
+                os._exit(code)
+        time.sleep(0.3)  # not a wait for an outcome: gives the child time to queue up
+        assert storage.retrieve_secret("k") == "parent"  # the child has not written yet
+    finally:
+        release.set()
+        thread.join()
+    assert wait_child(pid) == 0
+    assert MCPSecretsStorage(server_name, backend=SecretServiceBackend()).retrieve_secret(
+        "k") == "child"
+
+
+HAMMER = """
+import sys
+from mcp_secrets.storage import MCPSecretsStorage
+from mcp_secrets.selection import default_backend
+server, proc, writes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+s = MCPSecretsStorage(server, backend=default_backend())
+print(s.retrieve_secret("probe"), flush=True)  # cached now, as a long-lived server would
+sys.stdin.readline()  # start together
+for i in range(writes):
+    s.store_secret(f"p{proc}-n{i}", "v")
+print(s.retrieve_secret("probe"), flush=True)  # the other writer changed it meanwhile
+"""
+
+
+def _private_state(tmp_path: Path, tag: str) -> dict[str, str]:
+    root = tmp_path / tag
+    for sub in ("state", "xdg-state", "run"):
+        (root / sub).mkdir(parents=True, mode=0o700)
+    return {"MCP_SECRETS_STATE_DIR": str(root / "state"), "XDG_STATE_HOME": str(root / "xdg-state"),
+            "XDG_RUNTIME_DIR": str(root / "run")}
+
+
+@pytest.mark.parametrize("store", ["secret-service", "file"])
+def test_writers_with_different_state_dirs_share_one_lock(
+    server_name: str, tmp_path: Path, store: str,
+) -> None:
+    """Two processes whose XDG_*/MCP_SECRETS_STATE_DIR differ (desktop apps in sandboxes do)
+    used to take different locks for one store: 177 of 300 index entries were lost."""
+    writes = 150
+    env = {**os.environ, "MCP_SECRETS_BACKEND": store, "MCP_SECRETS_PASSPHRASE": "pw",
+           "MCP_SECRETS_DATA_DIR": str(tmp_path / "data")}
+    first = MCPSecretsStorage(server_name, backend=_backend(store, tmp_path))
+    first.store_secret("probe", "before")
+    procs = [
+        subprocess.Popen([sys.executable, "-c", HAMMER, server_name, str(p), str(writes)],
+                         cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True,
+                         env={**env, **_private_state(tmp_path, f"proc{p}")})
+        for p in range(2)
+    ]
+    for p in procs:
+        assert p.stdout is not None and p.stdout.readline().strip() == "before"
+    first.store_secret("probe", "after")  # with yet another state dir (the test's own)
+    for p in procs:
+        assert p.stdin is not None
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    outs = []
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+        outs.append(out.strip())
+    expected = {"probe"} | {f"p{p}-n{i}" for p in range(2) for i in range(writes)}
+    fresh = MCPSecretsStorage(server_name, backend=_backend(store, tmp_path))
+    lost = expected - set(fresh.list_secrets())
+    assert not lost, f"{len(lost)} of {len(expected)} index entries lost"
+    keys = fresh.backend.keys(fresh.service)
+    assert keys is not None and {k for k in keys if not k.startswith("__")} == expected
+    assert outs == ["after", "after"]  # and no stale cache either
+
+
+def _backend(store: str, tmp_path: Path) -> SecretServiceBackend | EncryptedFileBackend:
+    if store == "file":
+        return EncryptedFileBackend(tmp_path / "data", passphrase="pw")
+    return SecretServiceBackend()
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mcp_secrets.cli", *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+
+
+def _chunks(storage: MCPSecretsStorage) -> set[str]:
+    return {k for k in storage.backend.keys(storage.service) or [] if k.startswith(CHUNK_PREFIX)}
+
+
+def test_damage_is_found_by_doctor_repaired_by_the_cli_and_healed_by_the_next_write(
+    server_name: str,
+) -> None:
+    """Ghosts and orphan chunks left by SIGKILLed writers stayed until someone called
+    repair(), which no command did; doctor did not look; a corrupt index said "run doctor"."""
+    storage = MCPSecretsStorage(server_name, backend=LimitedSecretService())
+    storage.store_secret("keep", "kept")
+    storage.store_secret("big", "old-value-" * 200)
+    run_killed(KILL_MID_CHUNKS, server_name)  # four chunks of a value that never landed
+    index = json.loads(storage.backend.get(storage.service, INDEX_KEY) or "")
+    index["names"] = sorted([*index["names"], "ghost"])  # and a name with nothing stored
+    storage.backend.set(storage.service, INDEX_KEY, json.dumps(index))
+
+    doctor = _cli("doctor")
+    line = next(x for x in doctor.stdout.splitlines() if x.startswith(f"damage:   {server_name}:"))
+    assert "1 ghost(s)" in line and "4 orphan chunk(s)" in line
+    assert line.endswith(f"run `mcp-secrets repair {server_name}`")
+    assert storage.check()["orphan_chunks_removed"] == 4  # doctor changed nothing
+
+    repair = _cli("repair", server_name)
+    assert repair.returncode == 0, repair.stderr
+    assert repair.stdout.strip() == (f"{server_name}: fixed 1 ghost(s) (listed but not stored), "
+                                     "4 orphan chunk(s) of old values (2 secret(s))")
+    assert not MCPSecretsStorage.damaged(storage.check())
+    assert index_names(server_name) == stored_names(storage) == {"keep", "big"}
+
+    # Damage from a killed writer is healed by the next write, no repair needed.
+    run_killed(KILL_MID_CHUNKS, server_name)
+    assert storage.check()["orphan_chunks_removed"] == 4
+    storage.store_secret("other", "o")
+    assert not MCPSecretsStorage.damaged(storage.check())
+    assert storage.retrieve_secret("big") == "old-value-" * 200
+    run_killed(KILL_AFTER_VALUE_DELETE, server_name)  # a ghost outside the pending mark
+    assert storage.check()["ghosts_removed"] == 1
+    storage.store_secret("other", "o2")
+    assert index_names(server_name) == stored_names(storage) == {"big", "other"}
+
+    # In a loop of random kills too: one write afterwards leaves nothing to repair.
+    for delay in (0.05, 0.2, 0.45):
+        proc = subprocess.Popen([sys.executable, "-c", LOOP, server_name], cwd=REPO,
+                                stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "wrote"
+        time.sleep(delay)  # not a wait: varies where the kill lands
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    storage.store_secret("after", "a")
+    assert not MCPSecretsStorage.damaged(storage.check())
+
+    # A corrupt index names the command that rebuilds it, and `repair` (all servers) does.
+    storage.backend.set(storage.service, INDEX_KEY, "{not json")
+    listing = _cli("list", server_name)
+    assert listing.returncode == 1 and f"mcp-secrets repair {server_name}" in listing.stderr
+    everything = _cli("repair")
+    assert everything.returncode == 0, everything.stderr
+    assert f"{server_name}: fixed an unreadable index" in everything.stdout
+    assert "after" in _cli("list", server_name).stdout.split()

@@ -14,6 +14,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,6 +29,7 @@ from mcp_secrets.errors import (
     BackendError,
     KeychainLockedError,
     PassphraseError,
+    StoreDamagedError,
     WrongPassphraseError,
 )
 
@@ -214,8 +216,9 @@ def test_header_parameter_tampering_is_detected(data_dir: Path) -> None:
     raw = path.read_bytes()
     assert b'"r":8' in raw
     path.write_bytes(raw.replace(b'"r":8', b'"r":9'))  # same length, valid JSON, wrong key
-    with pytest.raises(KeychainLockedError):
+    with pytest.raises(StoreDamagedError, match="damaged") as info:
         EncryptedFileBackend().get(SERVICE, "k")
+    assert not isinstance(info.value, KeychainLockedError)  # not "wrong passphrase"
     # a file copied from another service is not accepted under this name
     b.set("com.mcp.other", "k", "other's")
     b.path_for(SERVICE).write_bytes(b.path_for("com.mcp.other").read_bytes())
@@ -450,3 +453,123 @@ def test_a_lock_held_elsewhere_is_a_clear_error_and_changes_nothing(
         b.set(SERVICE, "k", "canary-lock-Zq81")
     assert "canary-lock-Zq81" not in str(info.value)
     assert EncryptedFileBackend().get(SERVICE, "k") == "before"
+
+
+def test_any_valid_name_fits_and_unicode_forms_are_one_name(data_dir: Path) -> None:
+    """A long non-ASCII server name failed with "File name too long"; names differing only in
+    Unicode normalization were two secrets here but one file on macOS/Windows."""
+    import unicodedata
+
+    from mcp_secrets.names import MAX_NAME_LENGTH
+    from mcp_secrets.storage import MCPSecretsStorage
+
+    long_server = ("日本語サーバー" * 30)[:MAX_NAME_LENGTH]
+    s = MCPSecretsStorage(long_server, EncryptedFileBackend())
+    s.store_secret("KEY", CANARY)
+    assert MCPSecretsStorage(long_server, EncryptedFileBackend()).retrieve_secret("KEY") == CANARY
+    assert all(len(p.name.encode()) <= 255 for p in data_dir.iterdir())
+
+    nfd, nfc = unicodedata.normalize("NFD", "café"), unicodedata.normalize("NFC", "café")
+    assert nfd != nfc
+    a = MCPSecretsStorage(nfd, EncryptedFileBackend())
+    a.store_secret(f"token-{nfd}", CANARY)
+    b = MCPSecretsStorage(nfc, EncryptedFileBackend())
+    assert b.service == a.service and b.retrieve_secret(f"token-{nfc}") == CANARY
+    assert b.list_secrets() == [f"token-{nfc}"]
+    b.store_secret(f"token-{nfc}", "second")
+    assert a.retrieve_secret(f"token-{nfd}") == "second"  # one entry, not two
+    # a secret stored under a decomposed name before this change stays readable and deletable
+    legacy = MCPSecretsStorage("legacy", EncryptedFileBackend())
+    legacy.backend.set(legacy.service, f"old-{nfd}", CANARY)
+    legacy.backend.set(legacy.service, "__secret_index__",
+                       json.dumps({"v": 1, "names": [f"old-{nfd}"], "pending": []}))
+    assert legacy.retrieve_secret(f"old-{nfd}") == CANARY
+    assert legacy.delete_secret(f"old-{nfd}") and legacy.list_secrets() == []
+    # short names keep the file name they always had: existing stores need no migration
+    assert EncryptedFileBackend().path_for("com.mcp.srv").name == "com.mcp.srv.enc"
+
+
+def _rewrite_header(path: Path, change: Any) -> None:
+    import struct
+
+    raw = path.read_bytes()
+    (size,) = struct.unpack(">I", raw[len(MAGIC) : len(MAGIC) + 4])
+    header = json.loads(raw[len(MAGIC) + 4 : len(MAGIC) + 4 + size])
+    change(header)
+    new = json.dumps(header, separators=(",", ":"), sort_keys=True).encode()
+    path.write_bytes(MAGIC + struct.pack(">I", len(new)) + new + raw[len(MAGIC) + 4 + size :])
+
+
+def test_damaged_is_told_from_wrong_passphrase(data_dir: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A flipped salt byte failed the key check and was reported as a wrong passphrase, whose
+    fix (another passphrase) cannot help; and the right passphrase must still say "wrong" only
+    when it is."""
+    b = EncryptedFileBackend()
+    b.set(SERVICE, "k", CANARY)
+    path = b.path_for(SERVICE)
+    monkeypatch.setenv(ENV_PASSPHRASE, "not the passphrase")
+    with pytest.raises(WrongPassphraseError, match="wrong passphrase"):
+        EncryptedFileBackend().get(SERVICE, "k")
+    monkeypatch.setenv(ENV_PASSPHRASE, PASSPHRASE)
+
+    def flip_salt(header: dict[str, Any]) -> None:
+        salt = header["kdf"]["salt"]
+        header["kdf"]["salt"] = ("B" if salt[0] != "B" else "C") + salt[1:]
+
+    _rewrite_header(path, flip_salt)
+    with pytest.raises(StoreDamagedError, match="damaged") as info:
+        EncryptedFileBackend().get(SERVICE, "k")
+    assert not isinstance(info.value, WrongPassphraseError) and CANARY not in str(info.value)
+
+
+@pytest.mark.parametrize(("log2_n", "r", "p"), [(20, 32, 16), (20, 8, 1), (18, 8, 16)])
+def test_costly_kdf_parameters_in_a_header_are_refused_before_deriving(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, log2_n: int, r: int, p: int,
+) -> None:
+    """Parameters up to log2_n=20, r=32, p=16 were accepted: 4 GiB and minutes of scrypt from
+    a tampered header. Refused as damage now, without running the KDF at all."""
+    from mcp_secrets.backends import encrypted_file
+
+    b = EncryptedFileBackend()
+    b.set(SERVICE, "k", CANARY)
+    _key_cache.clear()
+
+    def kdf(header: dict[str, Any]) -> None:
+        header["kdf"].update(log2_n=log2_n, r=r, p=p)
+        header.pop("sum", None)  # as an attacker would, so only the bounds can stop it
+
+    _rewrite_header(b.path_for(SERVICE), kdf)
+    derived: list[tuple[int, int, int]] = []
+
+    def spy(path: Path, passphrase: str, salt: bytes, n: int, r_: int, p_: int) -> bytes:
+        derived.append((n, r_, p_))
+        raise AssertionError("scrypt ran on a tampered header")
+
+    monkeypatch.setattr(encrypted_file, "_derive_key", spy)
+    with pytest.raises(StoreDamagedError, match="key-derivation parameters"):
+        EncryptedFileBackend().get(SERVICE, "k")
+    assert derived == []
+
+
+def test_repair_of_every_server_on_the_file_store(data_dir: Path, tmp_path: Path) -> None:
+    """`mcp-secrets repair` with no server finds every server of the file store (hashed file
+    names included) and goes on past one whose file is damaged, naming it."""
+    from mcp_secrets.storage import INDEX_KEY, MCPSecretsStorage
+
+    long_server = "サーバー" * 32
+    for server in ("plain", long_server, "broken"):
+        MCPSecretsStorage(server, EncryptedFileBackend()).store_secret("k", CANARY)
+    b = EncryptedFileBackend()
+    assert {"com.mcp.plain", f"com.mcp.{long_server}", "com.mcp.broken"} <= set(b.services())
+    b.set("com.mcp.plain", INDEX_KEY, "{not json")  # an unreadable index to rebuild
+    broken = b.path_for("com.mcp.broken")
+    broken.write_bytes(broken.read_bytes()[:-3])
+    env = {**os.environ, "MCP_SECRETS_BACKEND": "file", "MCP_SECRETS_STATE_DIR": str(tmp_path)}
+    r = subprocess.run([sys.executable, "-m", "mcp_secrets.cli", "repair"], env=env,
+                       capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert r.returncode == 1
+    assert "plain: fixed an unreadable index (1 secret(s))" in r.stdout
+    assert f"{long_server}: nothing to repair (1 secret(s))" in r.stdout
+    assert "broken: could not repair: the encrypted secrets file" in r.stderr
+    assert CANARY not in r.stdout + r.stderr

@@ -31,12 +31,14 @@ def test_no_display_message_is_shell_quoted() -> None:
     ("info", "error"),
     [({}, ValueError), ({"a/b": {}}, InvalidSecretName), ({"k": {"requried": True}}, ValueError)],
 )
+@pytest.mark.keychain
 def test_bad_secrets_info_is_rejected_before_anything(server_name: str, info: dict[str, dict],
                                                       error: type[Exception]) -> None:
     with pytest.raises(error):
         asyncio.run(fetch_secrets(None, info, manager=MCPSecretsManager(server_name)))
 
 
+@pytest.mark.keychain
 def test_already_stored_asks_nothing(server_name: str) -> None:
     manager = MCPSecretsManager(server_name)
     manager.store_secret("api_key", "canary-already-there")

@@ -14,6 +14,8 @@ import pytest
 from mcp_secrets import MCPSecretsManager, SecretsError
 from mcp_secrets.errors import InvalidSecretName
 
+pytestmark = pytest.mark.keychain
+
 CANARY = "canary-manager-7Qx9-do-not-leak"
 HEAVY = ("fastmcp", "mcp", "pydantic", "keyring", "secretstorage", "jeepney", "cryptography",
          "onepassword", "tkinter", "filelock")

@@ -31,6 +31,8 @@ from mcp_secrets.manager import MCPSecretsManager
 from tests import dialog_driver
 from tests.procs import dead, gone
 
+pytestmark = pytest.mark.keychain  # every server here stores into the rig's real keychain
+
 HERE = Path(__file__).resolve().parent
 SERVER = HERE / "servers" / "secrets_server.py"
 FAKE = HERE / "fake_dialog.py"

@@ -65,17 +65,15 @@ def test_crud_through_the_fake_op(fake: dict[str, Path]) -> None:
     assert any(a[:2] == ["item", "list"] and "mcp-secrets/srv" in a for a in argv)
 
 
-def test_values_travel_in_a_private_template_file_never_argv(fake: dict[str, Path]) -> None:
+def test_values_travel_on_stdin_never_argv_or_a_file(fake: dict[str, Path]) -> None:
     s = OnePasswordStorage("srv", vault="Dev", op_path=FAKE_OP)
     s.save("api", {"key": CANARY, "nested": {"x": CANARY}})
     s.save("api", {"key": CANARY})
-    writes = [c for c in calls(fake["log"]) if "template_path" in c]
+    writes = [c for c in calls(fake["log"]) if c["argv"][1:2] in (["create"], ["edit"])]
     assert len(writes) == 2
     for c in writes:
         assert CANARY not in json.dumps(c["argv"])
-        assert c["template_mode"] == "0o600" and c["template_dir_mode"] == "0o700"
-        assert not os.path.exists(c["template_path"])  # removed right after `op` returned
-        assert not os.path.exists(os.path.dirname(c["template_path"]))
+        assert "template_path" not in c and c["stdin_tty"] is False
     assert CANARY not in fake["log"].read_text()
     # non-string values are marked as JSON in their own section; strings stay plain fields
     item = json.loads(fake["store"].read_text())["Dev"]["api"]
@@ -179,7 +177,7 @@ class FakeSDKClient:
     """FAKE of onepassword-sdk's authenticated `Client` (vaults.list, items.list/get/create):
     records how often it was authenticated and on which event loops it was used."""
 
-    authentications = 0
+    authentications: ClassVar[int] = 0
     loops: ClassVar[set[int]] = set()
 
     def __init__(self) -> None:
@@ -233,3 +231,54 @@ def test_sdk_authenticates_once_and_keeps_one_loop(monkeypatch: pytest.MonkeyPat
     assert asyncio.run(from_inside_a_running_loop()) == {"key": CANARY}
     assert FakeSDKClient.authentications == 1
     assert len(FakeSDKClient.loops) == 1  # one long-lived loop, not asyncio.run per call
+
+    monkeypatch.setenv("OP_SERVICE_ACCOUNT_TOKEN", TOKEN_CANARY + "-shared")
+    first, second = OnePasswordStorage("a", vault="Dev"), OnePasswordStorage("b", vault="Dev")
+    assert first.transport is second.transport  # one client per token for the process
+    for _ in range(3):
+        assert first.get("api") == second.get("api") == {"key": CANARY}
+    assert FakeSDKClient.authentications == 2  # one per token, never one per call
+    assert len(FakeSDKClient.loops) == 2
+
+
+SAVE_AND_HANG = """
+import sys
+from mcp_secrets.stores import OnePasswordStorage
+OnePasswordStorage("srv", vault="Dev", op_path=sys.argv[1]).save("api", {"key": sys.argv[2]})
+"""
+
+
+def test_a_save_killed_mid_way_leaves_no_value_in_any_file(
+    fake: dict[str, Path], tmp_path: Path,
+) -> None:
+    """The CLI path wrote a plaintext item.json to a temp dir: a kill before `op` returned
+    left it there. With the template on a pipe there is nothing to leave."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    scratch = tmp_path / "scratch"
+    (scratch / "run").mkdir(parents=True, mode=0o700)
+    (scratch / "tmp").mkdir(mode=0o700)
+    env = {**os.environ, "FAKE_OP_HANG": "1", "XDG_RUNTIME_DIR": str(scratch / "run"),
+           "TMPDIR": str(scratch / "tmp")}
+    # The canary goes in through argv of *our test child* only so it can be planted; the
+    # library under test never puts it in argv (checked above).
+    proc = subprocess.Popen([sys.executable, "-c", SAVE_AND_HANG, FAKE_OP, CANARY], env=env,
+                            start_new_session=True)
+    try:
+        for _ in range(600):
+            if any(c["argv"][1:2] == ["create"] for c in calls(fake["log"])
+                   ) if fake["log"].exists() else False:
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the fake op never started the save")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the saver and its `op`, mid-way
+        proc.wait(timeout=30)
+    leftovers = [p for p in scratch.rglob("*") if p.is_file()
+                 and CANARY.encode() in p.read_bytes()]
+    assert leftovers == []
+    assert not list(scratch.rglob("item.json"))

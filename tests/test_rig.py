@@ -3,7 +3,10 @@
 import os
 import subprocess
 
+import pytest
 
+
+@pytest.mark.keychain
 def test_secret_service_is_real_and_unlocked() -> None:
     import secretstorage
 
@@ -13,6 +16,7 @@ def test_secret_service_is_real_and_unlocked() -> None:
     assert os.environ["HOME"].startswith(("/tmp", "/var"))  # never the developer's keychain
 
 
+@pytest.mark.display
 def test_display_is_real() -> None:
     out = subprocess.run(["xdpyinfo"], capture_output=True, text=True, check=True).stdout
     assert "1280x800" in out

@@ -259,3 +259,55 @@ def test_error_classes_are_secrets_errors() -> None:
     assert issubclass(NoKeychainError, SecretsError)
     assert issubclass(KeychainLockedError, SecretsError)
     assert issubclass(BackendError, SecretsError)
+
+
+def _cli(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mcp_secrets.cli", *args], cwd=REPO, input=stdin,
+                          capture_output=True, text=True, env={**os.environ, **env}, timeout=120)
+
+
+def test_locked_keychain_never_switches_to_the_file_store(
+    private_keyring: tuple[dict[str, str], subprocess.Popen[bytes]], tmp_path: Path,
+) -> None:
+    """With a passphrase at hand, a locked keychain used to make `get` answer "not stored" and
+    `set` write a second copy into the encrypted file. Locked must be an error that says how to
+    unlock, and the command that error suggests must really unlock it."""
+    env, _ = private_keyring
+    env = {**env, "MCP_SECRETS_PASSPHRASE": "file-store-pw",
+           "MCP_SECRETS_DATA_DIR": str(tmp_path / "data")}
+    env.pop("MCP_SECRETS_BACKEND", None)
+    assert _cli(env, "set", "srv", "API_KEY", stdin="LOCKED-CANARY").returncode == 0
+    import secretstorage
+    from jeepney.io.blocking import open_dbus_connection
+
+    conn = open_dbus_connection(env["DBUS_SESSION_BUS_ADDRESS"])
+    secretstorage.get_default_collection(conn).lock()  # over D-Bus, as a screen lock does
+    for args, stdin in ((("get", "srv", "API_KEY"), ""), (("set", "srv", "OTHER"), "x"),
+                        (("list", "srv"), "")):
+        r = _cli(env, *args, stdin=stdin)
+        assert r.returncode == 1, (args, r.stdout, r.stderr)
+        assert "keyring is locked" in r.stderr and "gnome-keyring-daemon --replace" in r.stderr
+        assert "not stored" not in r.stderr and "LOCKED-CANARY" not in r.stdout + r.stderr
+    assert not list((tmp_path / "data").glob("*.enc"))  # no second copy anywhere
+    doctor = _cli(env, "doctor")
+    assert "secret-service" in doctor.stdout and "chosen anyway" in doctor.stdout
+    assert "fix:      unlock the keyring" in doctor.stdout and doctor.returncode == 1
+
+    # The unlock command the message gives works on a running daemon (it replaces it).
+    replacement = subprocess.Popen(
+        ["gnome-keyring-daemon", "--replace", "--foreground", "--unlock", "--components=secrets"],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, **env})
+    try:
+        assert replacement.stdin is not None
+        replacement.stdin.write(b"pw")
+        replacement.stdin.close()
+        for _ in range(100):
+            r = _cli(env, "get", "srv", "API_KEY", "--reveal")
+            if r.returncode == 0:
+                break
+        assert r.stdout == "LOCKED-CANARY\n", r.stderr
+    finally:
+        replacement.kill()
+        replacement.wait()
+        conn.close()

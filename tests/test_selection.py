@@ -19,6 +19,8 @@ import pytest
 from mcp_secrets import selection
 from mcp_secrets.backends.keyring_backend import keyring_verdict
 
+pytestmark = pytest.mark.keychain
+
 REPORT = """
     import json, sys
     from mcp_secrets import selection

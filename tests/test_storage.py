@@ -19,7 +19,6 @@ from tests.helpers_backends import (
     CountingBackend,
     FakeLeakyBrokenBackend,
     FakeSmallLimitBackend,
-    lock_held_elsewhere,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -395,13 +394,81 @@ def test_leak_canary_never_reaches_logs_errors_or_repr(
 def test_a_lock_held_elsewhere_is_a_clear_error_and_changes_nothing(server_name: str,
                                                                      ss: SecretServiceBackend
                                                                      ) -> None:
-    from mcp_secrets.cache import state_file_stem
-    from mcp_secrets.paths import state_dir
-
     storage = MCPSecretsStorage(server_name, backend=ss, lock_timeout=0.3)
-    lock_file = state_dir() / "locks" / f"{state_file_stem(storage.service)}.lock"
-    with lock_held_elsewhere(lock_file), pytest.raises(BackendError) as info:
-        storage.store_secret("api_key", "canary-lock-Zq81")
+    holder = subprocess.Popen(  # another process holding this store's write lock
+        [sys.executable, "-c",
+         "import sys\nfrom mcp_secrets.storage import MCPSecretsStorage\n"
+         "from mcp_secrets.backends.secret_service import SecretServiceBackend as B\n"
+         "with MCPSecretsStorage(sys.argv[1], backend=B())._locked():\n"
+         "    print('held', flush=True); sys.stdin.read()", server_name],
+        cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(BackendError) as info:
+            storage.store_secret("api_key", "canary-lock-Zq81")
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
     assert "another process is writing" in str(info.value)
     assert "canary-lock-Zq81" not in str(info.value)
     assert storage.list_secrets() == [] and storage.retrieve_secret("api_key") is None
+
+
+def _state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    monkeypatch.setenv("MCP_SECRETS_STATE_DIR", str(state))
+    return state
+
+
+def test_state_dir_others_can_change_is_refused(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A group/world-writable or foreign-owned state dir let another user swap our locks and
+    counters; it is refused with a clear error before anything is written."""
+    import os
+
+    from mcp_secrets.backends.memory import MemoryBackend
+
+    state = _state(tmp_path, monkeypatch)
+    state.chmod(0o777)
+    with pytest.raises(BackendError, match=r"others may write to it.*chmod go-w"):
+        MCPSecretsStorage("srv", MemoryBackend())
+    if os.geteuid() == 0:
+        foreign = tmp_path / "foreign"
+        foreign.mkdir(mode=0o700)
+        os.chown(foreign, 65534, 65534)
+    else:
+        foreign = Path("/usr")  # root's, not ours
+    monkeypatch.setenv("MCP_SECRETS_STATE_DIR", str(foreign))
+    with pytest.raises(BackendError, match="belongs to another user"):
+        MCPSecretsStorage("srv", MemoryBackend())
+
+
+def test_planted_symlink_for_the_counter_is_refused(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A symlink planted where the cache counter goes made us write into its target."""
+    from mcp_secrets.backends.memory import MemoryBackend
+    from mcp_secrets.cache import state_file_stem
+
+    state = _state(tmp_path, monkeypatch)
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious")
+    (state / "generations").mkdir(mode=0o700)
+    (state / "generations" / f"{state_file_stem('com.mcp.symlinked')}.gen").symlink_to(victim)
+    with pytest.raises(BackendError, match="symlink"):
+        MCPSecretsStorage("symlinked", MemoryBackend()).store_secret("k", "v")
+    assert victim.read_bytes() == b"precious"
+
+
+def test_unusable_lock_file_is_a_clear_backend_error(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from mcp_secrets.backends.memory import MemoryBackend
+    from mcp_secrets.cache import state_file_stem
+
+    state = _state(tmp_path, monkeypatch)
+    (state / "locks").mkdir(mode=0o700)
+    (state / "locks" / f"{state_file_stem('com.mcp.lockless')}.lock").mkdir()  # not a file
+    storage = MCPSecretsStorage("lockless", MemoryBackend(), lock_timeout=0.5)
+    with pytest.raises(BackendError, match="cannot use the lock file"):
+        storage.store_secret("k", "v")
+    assert storage.list_secrets() == []

@@ -1,6 +1,7 @@
-"""The seed-000 dict stores. KeyringStorage runs on the rig's real Secret Service,
-EncryptedFileStorage on real files; OnePasswordStorage here uses the FAKE `op` stand-in
-(tests/fake_op/op) because no 1Password account is reachable — see test_onepassword.py."""
+"""The dict-valued stores (the SecretStore protocol). KeyringStorage runs on the rig's real
+Secret Service, EncryptedFileStorage on real files; OnePasswordStorage here uses the FAKE `op`
+stand-in (tests/fake_op/op) because no 1Password account is reachable — see
+test_onepassword.py."""
 
 from __future__ import annotations
 
@@ -80,7 +81,8 @@ def file_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 Factory = Callable[[str], Any]
 
 
-@pytest.fixture(params=["ephemeral", "keyring", "file", "onepassword-fake-op"])
+@pytest.fixture(params=["ephemeral", pytest.param("keyring", marks=pytest.mark.keychain), "file",
+                        "onepassword-fake-op"])
 def store(
     request: pytest.FixtureRequest, server_name: str, file_env: Path, fake_op_env: Path
 ) -> Iterator[Any]:
@@ -170,6 +172,7 @@ def test_repr_errors_and_logs_hold_no_values(store: Any, caplog: pytest.LogCaptu
 # --------------------------------------------------------------------------- per store
 
 
+@pytest.mark.keychain
 def test_keyring_storage_is_the_real_keychain_and_persists(server_name: str) -> None:
     s = KeyringStorage(server_name)
     assert s.storage.backend.name == "secret-service"
@@ -187,6 +190,7 @@ def test_keyring_storage_is_the_real_keychain_and_persists(server_name: str) -> 
     s.delete("api")
 
 
+@pytest.mark.keychain
 def test_keyring_storage_isolates_servers(server_name: str) -> None:
     a, b = KeyringStorage(server_name + "-a"), KeyringStorage(server_name + "-b")
     a.save("api", {"key": "for a"})
@@ -198,6 +202,7 @@ def test_keyring_storage_isolates_servers(server_name: str) -> None:
         a.delete("api")
 
 
+@pytest.mark.keychain
 def test_keyring_storage_never_falls_back_to_file(tmp_path: Path) -> None:
     env = {**os.environ, "MCP_SECRETS_PASSPHRASE": "pw", "MCP_SECRETS_BACKEND": "file",
            "MCP_SECRETS_DATA_DIR": str(tmp_path / "data")}
@@ -218,6 +223,7 @@ def test_keyring_storage_never_falls_back_to_file(tmp_path: Path) -> None:
     assert not data.exists() or not any(data.iterdir())
 
 
+@pytest.mark.keychain
 def test_keyring_storage_rejects_a_plain_string_entry(server_name: str) -> None:
     from mcp_secrets.storage import MCPSecretsStorage
 

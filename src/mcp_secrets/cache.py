@@ -1,9 +1,10 @@
 """Cross-process invalidation for the in-process read cache: one shared 8-byte counter per service.
 
-The counter lives in a small file under `paths.state_dir()` mapped with `mmap(MAP_SHARED)`, so
-every process sees a bump the instant it happens and a reader checks it with one memory load
-(`memoryview.cast("Q")[0]`; no system call: an `os.stat` per read would cost ~46x a dict
-lookup). The file holds a number only, never a secret.
+The counter lives in a small file under the store's coordination dir (see
+`Backend.coordination_dir`: a place every writer of that store agrees on) mapped with
+`mmap(MAP_SHARED)`, so every process sees a bump the instant it happens and a reader checks
+it with one memory load (`memoryview.cast("Q")[0]`; no system call: an `os.stat` per read
+would cost ~46x a dict lookup). The file holds a number only, never a secret.
 
 It is a seqlock: writers (holding the service's file lock) make it *odd* before touching the
 store and *even* after. A reader caches only what it read while the counter was even and
@@ -17,10 +18,11 @@ import hashlib
 import mmap
 import os
 import re
+import stat
 from pathlib import Path
 
 _SIZE = 8
-_registry: dict[str, Generation] = {}
+_registry: dict[tuple[str, str], Generation] = {}
 
 
 def state_file_stem(service: str) -> str:
@@ -34,10 +36,25 @@ class Generation:
     """The shared counter of one service. Get instances with `Generation.for_service`."""
 
     def __init__(self, path: Path) -> None:
+        from mcp_secrets.errors import BackendError
+
         self.path = path
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+        # Never through a symlink (one planted here made us write into its target), and only
+        # a plain file of ours; `private_dir` already refused a directory others can write.
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
         try:
-            if os.fstat(fd).st_size < _SIZE:
+            fd = os.open(path, flags, 0o600)
+        except OSError as exc:
+            raise BackendError(f"cannot use the cache counter {path}: "
+                               f"{exc.strerror or type(exc).__name__} (a symlink or other "
+                               "non-file there is refused); remove it") from None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or (hasattr(os, "getuid")
+                                                and st.st_uid != os.getuid()):
+                raise BackendError(f"refusing the cache counter {path}: not a regular file of "
+                                   "this user; remove it")
+            if st.st_size < _SIZE:
                 os.ftruncate(fd, _SIZE)  # zero-fills; racing creators all agree on zero
             self._mm = mmap.mmap(fd, _SIZE, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
         finally:
@@ -46,19 +63,20 @@ class Generation:
         self.view = memoryview(self._mm).cast("Q")
 
     @classmethod
-    def for_service(cls, service: str) -> Generation:
-        """One mapping per service per process (a MAP_SHARED mapping survives `fork` as-is).
+    def for_service(cls, service: str, base: Path | None = None) -> Generation:
+        """One mapping per service per process (a MAP_SHARED mapping survives `fork` as-is),
+        under `base` (the store's coordination dir; default: the user's state dir).
 
         No thread lock (one held at fork time would deadlock the child): racing threads may
         each map the file; both mappings see the same counter and `setdefault` keeps one.
         """
-        gen = _registry.get(service)
+        key = (str(base), service)
+        gen = _registry.get(key)
         if gen is None:
-            from mcp_secrets.paths import state_dir
+            from mcp_secrets.paths import private_dir, state_dir
 
-            folder = state_dir() / "generations"
-            folder.mkdir(mode=0o700, exist_ok=True)
-            gen = _registry.setdefault(service, cls(folder / f"{state_file_stem(service)}.gen"))
+            folder = private_dir((base or state_dir()) / "generations")
+            gen = _registry.setdefault(key, cls(folder / f"{state_file_stem(service)}.gen"))
         return gen
 
     @property

@@ -119,8 +119,7 @@ DBUS_SESSION_BUS_ADDRESS = declare(
 )
 XDG_RUNTIME_DIR = declare(
     "XDG_RUNTIME_DIR",
-    "Per-user runtime dir: the default D-Bus socket lives here, and the `op` CLI's short-lived "
-    "item templates are written here (tmpfs) rather than in /tmp.",
+    "Per-user runtime dir; the default D-Bus session socket lives here.",
 )
 
 

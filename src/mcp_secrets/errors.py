@@ -16,8 +16,10 @@ defined here and exported from ``mcp_secrets``; no other module defines its own:
     │   └── WrongPassphraseError     (also PassphraseError) the encrypted file's passphrase is wrong
     ├── PassphraseError              no passphrase, or an unreadable / empty passphrase file
     ├── BackendError                 the store failed while we talked to it
-    │   ├── CorruptedEntryError      an entry's chunks do not fit its marker
-    │   └── DBusCallError            a Secret Service call answered with a D-Bus error
+    │   ├── StoreDamagedError        stored data is damaged; the message names the repair
+    │   │   └── CorruptedEntryError  an entry's chunks do not fit its marker
+    │   ├── DBusCallError            a Secret Service call answered with a D-Bus error
+    │   └── StoreEntryNotFound       a team store has no such secret, version or stage
     ├── ReadOnlyStoreError           a write to a store opened read-only
     ├── PermissionDeniedError        the human denied (or could not be asked for) permission
     ├── DialogError                  the credential dialog failed
@@ -77,7 +79,12 @@ class BackendError(SecretsError):
     """The store failed while we talked to it (daemon died, file unreadable, CLI failed)."""
 
 
-class CorruptedEntryError(BackendError):
+class StoreDamagedError(BackendError):
+    """Stored data is damaged or was tampered with (not a wrong passphrase: another fix).
+    The message names the repair, if there is one (`mcp-secrets repair SERVER`)."""
+
+
+class CorruptedEntryError(StoreDamagedError):
     """An entry's chunks do not fit its marker: real damage, or a read torn by a writer
     (storage retries once under the lock before letting it out)."""
 
@@ -159,6 +166,7 @@ __all__ = [
     "ReadOnlyStoreError",
     "SecretReferenceError",
     "SecretsError",
+    "StoreDamagedError",
     "StoreEntryNotFound",
     "UnknownBackendError",
     "UnsupportedBackendError",

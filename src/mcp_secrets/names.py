@@ -12,8 +12,10 @@ RESERVED_PREFIX = "__"
 
 
 def validate_name(name: object, *, kind: str = "secret name") -> str:
-    """Return `name` unchanged if it is a usable name, else raise InvalidSecretName.
+    """Return `name` in Unicode NFC if it is a usable name, else raise InvalidSecretName.
 
+    NFC because "café" typed on macOS (decomposed) and on Linux (composed) is one name to a
+    person, and filesystems that normalize (APFS, NTFS lookups) would make them collide anyway.
     Allowed: 1-128 printable characters with no path separators and no leading or trailing
     whitespace (spaces inside are fine: FastMCP servers are often called "My Server").
     """
@@ -21,6 +23,7 @@ def validate_name(name: object, *, kind: str = "secret name") -> str:
         raise InvalidSecretName(f"{kind} must be a string, not {type(name).__name__}")
     if not name:
         raise InvalidSecretName(f"{kind} must not be empty")
+    name = unicodedata.normalize("NFC", name)
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidSecretName(
             f"{kind} is {len(name)} characters long; the limit is {MAX_NAME_LENGTH}"

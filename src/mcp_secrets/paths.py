@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
+import sys
 import threading
 import weakref
 from collections.abc import Iterator
@@ -17,8 +19,28 @@ if TYPE_CHECKING:
     from filelock import BaseFileLock
 
 
-def _private_dir(path: Path) -> Path:
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+def private_dir(path: Path) -> Path:
+    """Create `path` (0700) if missing; refuse one that another local user could tamper with.
+
+    Our locks, counters and encrypted files decide what other processes believe: a directory
+    someone else owns, or may write to, would let them swap those for their own (a symlinked
+    counter made us write into its target). Refusing is a clear BackendError, before use.
+    """
+    from mcp_secrets.errors import BackendError
+
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = os.stat(path)
+    except OSError as exc:
+        raise BackendError(f"cannot use the directory {path}: "
+                           f"{exc.strerror or type(exc).__name__}") from None
+    if sys.platform != "win32":
+        if st.st_uid != os.getuid():
+            raise BackendError(f"refusing to use {path}: it belongs to another user (uid "
+                               f"{st.st_uid}); remove it or point mcp-secrets elsewhere")
+        if st.st_mode & 0o022:
+            raise BackendError(f"refusing to use {path}: others may write to it (mode "
+                               f"{stat.S_IMODE(st.st_mode):o}); run `chmod go-w '{path}'`")
     return path
 
 
@@ -26,20 +48,31 @@ def data_dir() -> Path:
     """The encrypted file store lives here (MCP_SECRETS_DATA_DIR overrides)."""
     override = config.DATA_DIR.get()
     if override:
-        return _private_dir(Path(override))
+        return private_dir(Path(override))
     import platformdirs
 
-    return _private_dir(Path(platformdirs.user_data_dir("mcp-secrets", appauthor=False)))
+    return private_dir(Path(platformdirs.user_data_dir("mcp-secrets", appauthor=False)))
 
 
 def state_dir() -> Path:
     """Locks and cache-generation counters (no secret material). MCP_SECRETS_STATE_DIR overrides."""
     override = config.STATE_DIR.get()
     if override:
-        return _private_dir(Path(override))
+        return private_dir(Path(override))
     import platformdirs
 
-    return _private_dir(Path(platformdirs.user_state_dir("mcp-secrets", appauthor=False)))
+    return private_dir(Path(platformdirs.user_state_dir("mcp-secrets", appauthor=False)))
+
+
+def user_shared_dir() -> Path:
+    """Cache counters of the OS keychain: one directory per user that depends on nothing in
+    the environment, so two processes with different XDG_* or MCP_SECRETS_STATE_DIR still
+    agree (shared memory on Linux, where `/dev/shm` is a per-boot tmpfs; elsewhere the
+    state dir, where those variables are not how desktop apps are sandboxed)."""
+    shm = Path("/dev/shm")  # noqa: S108 (a fixed, per-user, checked subdirectory)
+    if sys.platform.startswith("linux") and shm.is_dir():
+        return private_dir(shm / f"mcp-secrets-{os.getuid()}")
+    return state_dir()
 
 
 @contextlib.contextmanager
@@ -54,6 +87,9 @@ def holding(lock: BaseFileLock, busy: str) -> Iterator[None]:
         lock.acquire()
     except Timeout:
         raise BackendError(busy) from None
+    except OSError as exc:  # e.g. a lock file we may not open: say which, not a raw OSError
+        raise BackendError(f"cannot use the lock file {lock.lock_file}: "
+                           f"{exc.strerror or type(exc).__name__}; nothing was changed") from None
     try:
         yield
     finally:

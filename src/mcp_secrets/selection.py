@@ -7,10 +7,12 @@ orders and explains:
 1. A store named by the caller (``mcp-secrets --backend``), else by ``MCP_SECRETS_BACKEND``.
    A named store that does not work is an error, never a silent fallback.
 2. Otherwise every store with a priority above 0, highest first; the first whose probe says
-   "usable" wins. Built in: the Secret Service on Linux (probed with a short timeout, and
-   ``keyring`` is not imported on that path: its import alone can hang on a broken bus), the
-   OS keychain through ``keyring`` elsewhere, then the encrypted file store when a passphrase
-   source exists. Memory is only ever used by name.
+   "usable" wins — or says "present, but locked or slow": such a store still holds this
+   user's secrets, so it is kept (its calls ask to unlock or fail clearly) rather than swapped
+   for another that would answer "not stored". Built in: the Secret Service on Linux (probed
+   with a short timeout, and ``keyring`` is not imported on that path: its import alone can
+   hang on a broken bus), the OS keychain through ``keyring`` elsewhere, then the encrypted
+   file store when a passphrase source exists. Memory is only ever used by name.
 3. Otherwise `NoKeychainError`, with the fix spelled out. Never plaintext.
 
 `diagnose()` runs the same steps without creating anything, for ``mcp-secrets doctor``.
@@ -94,6 +96,9 @@ def _probe(name: str, *, explicit: bool) -> tuple[type[Backend] | None, Probe | 
 def _step(name: str, probe: Probe | str, chosen: bool) -> str:
     if isinstance(probe, str):
         return f"{name}: not usable — {probe}"
+    if probe.transient:
+        return (f"{name}: present, but {probe.reason} — chosen anyway (a store that is only "
+                "temporarily unusable is never swapped for another)")
     if not probe.usable:
         return f"{name}: not usable — {probe.reason}" if probe.fix else f"{name}: {probe.reason}"
     return f"{name}: {probe.reason}" + (" — chosen" if chosen else "")
@@ -132,7 +137,7 @@ def _plan(choice: str | None = None, *, keychain_only: bool = False
     if named is not None:
         steps.append(f"{how}: explicit choice, no fallback")
         cls, probe = _probe(named, explicit=True)
-        if cls is None or isinstance(probe, str) or not probe.usable:
+        if cls is None or isinstance(probe, str) or not (probe.usable or probe.transient):
             steps.append(_step(named, probe, False))
             store_fix = probe.fix if not isinstance(probe, str) else None
             fix = f"{store_fix or 'install what ' + named + ' needs'}, or change {knob}"
@@ -147,7 +152,7 @@ def _plan(choice: str | None = None, *, keychain_only: bool = False
             continue
         assert not isinstance(probe, str)
         steps.append(_step(name, probe, probe.usable))
-        if probe.usable:
+        if probe.usable or probe.transient:
             why = ("the OS keychain is available" if cls.is_keychain
                    else f"no OS keychain; using the {name} store")
             return Diagnosis(name, why, steps), cls

@@ -9,8 +9,9 @@ It adds what a flat keychain lacks:
   writes so a process killed at any point leaves at worst a *ghost* (indexed, not stored),
   never a stored secret missing from the index: `store` adds the name to the index (marked
   *pending*) before writing the value; `delete` removes the value before the name. The next
-  writer checks the pending name and drops it if its value never arrived; `repair()` heals
-  everything else.
+  writer checks the pending name and drops it if its value never arrived; a writer that finds
+  the shared counter odd (its predecessor died mid-write) runs `repair()` first, so ghosts and
+  orphan chunks are healed by the next write. `check()` finds damage without changing it.
 * **Chunking** for stores with a size limit (Windows: 2560 bytes of UTF-16): chunks are written
   under fresh keys first, then the head entry is switched to a marker naming them and carrying
   their SHA-256, then the old chunks go. A kill at any point leaves the old or the new value,
@@ -34,6 +35,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from mcp_secrets import audit
@@ -43,6 +45,7 @@ from mcp_secrets.errors import (
     CorruptedEntryError,
     InvalidValueError,
     SecretsError,
+    StoreDamagedError,
     UnsupportedBackendError,
     ValueTooLargeError,
     ValueTypeError,
@@ -70,25 +73,25 @@ MIN_LIMIT_BYTES = 256
 MAX_CACHE_ENTRIES = 4096
 LOCK_TIMEOUT = 60.0
 
-_file_locks: dict[tuple[str, int], FileLock] = {}
+_file_locks: dict[tuple[str, str, int], FileLock] = {}
 #: Guards every instance's cache fields. Never held across I/O. Fresh in a forked child.
 _cache_lock = ForkSafeLock()
 
 
-def _file_lock(service: str, timeout: float) -> FileLock:
-    """The cross-process lock of `service` (one object per process; fresh after fork).
+def _file_lock(service: str, timeout: float, base: Path | None) -> FileLock:
+    """The cross-process lock of `service` under `base` (the store's coordination dir, default
+    the state dir), one object per process (fresh after fork).
 
     No thread lock: racing threads may each build a FileLock, `setdefault` keeps one.
     """
-    key = (service, os.getpid())
+    key = (str(base), service, os.getpid())
     lock = _file_locks.get(key)
     if lock is None:
         from filelock import FileLock
 
-        from mcp_secrets.paths import state_dir
+        from mcp_secrets.paths import private_dir, state_dir
 
-        folder = state_dir() / "locks"
-        folder.mkdir(mode=0o700, exist_ok=True)
+        folder = private_dir((base or state_dir()) / "locks")
         lock = _file_locks.setdefault(key, FileLock(
             folder / f"{state_file_stem(service)}.lock", timeout=timeout, mode=0o600))
     return lock
@@ -123,21 +126,23 @@ class _Tx:
     values: dict[str, str | None] = field(default_factory=dict, repr=False)
     names: list[str] | None = None
     reset: bool = False
+    #: The repair this write did first because the previous writer died mid-write.
+    healed: dict[str, Any] | None = None
 
 
 class MCPSecretsStorage:
     """The secrets of one server in one profile, under keychain service ``com.mcp.{server_name}``
     (default profile) or ``com.mcp.{server_name}/{profile}``."""
 
-    __slots__ = ("__weakref__", "_cache", "_cgen", "_gen", "_gv", "_lock_timeout", "_names",
-                 "backend", "profile", "server_name", "service")
+    __slots__ = ("__weakref__", "_base", "_cache", "_cgen", "_gen", "_gv", "_lock_timeout",
+                 "_names", "backend", "profile", "server_name", "service")
 
     def __init__(self, server_name: str, backend: Backend | None = None, *,
                  profile: str | None = None, lock_timeout: float = LOCK_TIMEOUT) -> None:
         # profile None: MCP_SECRETS_PROFILE, else the default profile (scope com.mcp.{server}).
         self.service = service_name(server_name, profile)
         self.profile = profile_name(profile)
-        self.server_name = server_name
+        self.server_name = validate_name(server_name, kind="server name")
         if backend is None:
             from mcp_secrets.selection import default_backend
 
@@ -148,7 +153,10 @@ class MCPSecretsStorage:
                              f"MCPSecretsStorage needs at least {MIN_LIMIT_BYTES} to chunk")
         self.backend = backend
         self._lock_timeout = lock_timeout
-        self._gen = Generation.for_service(self.service)
+        # Lock and counter live where every writer of *this store* agrees, not in a per-process
+        # state dir: two writers with different XDG_*/MCP_SECRETS_STATE_DIR lost entries.
+        self._base = backend.coordination_dir()
+        self._gen = Generation.for_service(self.service, self._base)
         self._gv = self._gen.view
         self._cache: dict[str, str | None] = {}
         self._names: list[str] | None = None
@@ -159,7 +167,7 @@ class MCPSecretsStorage:
     @audit.audited("write")
     def store_secret(self, name: str, value: str) -> None:
         """Create or replace `name`; nothing is stored if the name or value is bad."""
-        validate_name(name)
+        name = validate_name(name)
         self._check_value(value)
         with self._write() as tx:
             index = self._load_index()
@@ -199,15 +207,19 @@ class MCPSecretsStorage:
     @audit.audited("delete")
     def delete_secret(self, name: str) -> bool:
         """Remove `name`; True if it was stored."""
-        validate_name(name)
+        raw, name = name, validate_name(name)
+        # A name stored before names were normalized goes too (it is the same name).
+        forms = [name] if raw == name else [name, raw]
         with self._write() as tx:
             index = self._load_index()
             self._heal_pending(index, keep=None)
-            existed = self._remove(name)  # value first: a kill leaves a ghost at worst
-            self._remove(PREVIOUS_PREFIX + name)
-            if name in index.names:
-                index.names.discard(name)
-                index.dirty = True
+            existed = False
+            for form in forms:
+                existed = self._remove(form) or existed  # value first: a kill leaves a ghost
+                if form in index.names:
+                    index.names.discard(form)
+                    index.dirty = True
+                self._remove(PREVIOUS_PREFIX + form)
             if index.dirty:
                 self._put(INDEX_KEY, index.dump())
             tx.values[name] = None
@@ -255,38 +267,58 @@ class MCPSecretsStorage:
         but cannot discover unindexed entries or orphan chunks (`"enumerable": False`).
         """
         with self._write() as tx:
-            index = self._load_index(tolerate_corrupt=True)
-            rebuilt = index.dirty
-            keys = self._bkeys()
-            ghosts = 0
-            referenced: set[str] = set()
-            names: set[str] = set()
-            invalid = 0
-            for name in sorted(_candidates(index, keys)):
-                try:
-                    validate_name(name)
-                except ValueError:
-                    invalid += 1
-                    continue
-                head = self._bget(name)
-                if head is None:
-                    ghosts += name in index.names
-                    continue
-                names.add(name)
-                referenced |= self._chunk_keys(name, head)
-            unindexed = len(names - index.names)
-            new_index = _Index(names=names)
-            self._put(INDEX_KEY, new_index.dump())
-            orphans = 0
-            if keys is not None:
-                index_head = self._bget(INDEX_KEY)
-                referenced |= self._chunk_keys(INDEX_KEY, index_head)
-                for key in self._bkeys() or []:
-                    if key.startswith(CHUNK_PREFIX) and key not in referenced:
-                        orphans += self._bdel(key)
+            report = tx.healed if tx.healed is not None else self._scan(apply=True)
             tx.reset = True
-            tx.names = sorted(names)
-        report: dict[str, Any] = {
+            tx.names = report.pop("_names")
+        log.debug("repaired %s: %s", self.service, report)
+        return report
+
+    def check(self) -> dict[str, Any]:
+        """What `repair()` would fix, changing nothing (for `mcp-secrets doctor`): the same
+        counts. Taken under the write lock so a write in progress is not mistaken for damage."""
+        with self._locked():
+            report = self._scan(apply=False)
+        report.pop("_names")
+        return report
+
+    @staticmethod
+    def damaged(report: dict[str, Any]) -> bool:
+        """True if a `check()`/`repair()` report found anything to fix."""
+        return bool(report["ghosts_removed"] or report["unindexed_added"]
+                    or report["orphan_chunks_removed"] or report["index_rebuilt"])
+
+    def _scan(self, *, apply: bool) -> dict[str, Any]:
+        """Compare the index with the store (under the lock); with `apply`, rewrite the index
+        and delete orphan chunks. Counts only; `_names` carries the true names for the cache."""
+        index = self._load_index(tolerate_corrupt=True)
+        rebuilt = index.dirty
+        keys = self._bkeys()
+        ghosts = 0
+        referenced: set[str] = set()
+        names: set[str] = set()
+        invalid = 0
+        for name in sorted(_candidates(index, keys)):
+            try:
+                validate_name(name)
+            except ValueError:
+                invalid += 1
+                continue
+            head = self._bget(name)
+            if head is None:
+                ghosts += name in index.names
+                continue
+            names.add(name)
+            referenced |= self._chunk_keys(name, head)
+        unindexed = len(names - index.names)
+        if apply:
+            self._put(INDEX_KEY, _Index(names=names).dump())
+        orphans = 0
+        if keys is not None:
+            referenced |= self._chunk_keys(INDEX_KEY, self._bget(INDEX_KEY))
+            for key in (self._bkeys() if apply else keys) or []:
+                if key.startswith(CHUNK_PREFIX) and key not in referenced:
+                    orphans += self._bdel(key) if apply else 1
+        return {
             "secrets": len(names),
             "ghosts_removed": ghosts,
             "unindexed_added": unindexed,
@@ -294,9 +326,8 @@ class MCPSecretsStorage:
             "invalid_names_skipped": invalid,
             "index_rebuilt": rebuilt,
             "enumerable": keys is not None,
+            "_names": sorted(names),
         }
-        log.debug("repaired %s: %s", self.service, report)
-        return report
 
     def __repr__(self) -> str:
         return f"<MCPSecretsStorage {self.service} on {self.backend!r}>"
@@ -304,9 +335,11 @@ class MCPSecretsStorage:
     # ----------------------------------------------------------------- cache
 
     def _retrieve_uncached(self, name: str) -> str | None:
-        validate_name(name)
+        nfc = validate_name(name)
         g0 = self._gv[0]  # read before the store: a write after this makes the entry stale
-        value = self._get(name)
+        value = self._get(nfc)
+        if value is None and nfc != name:
+            value = self._get(name)  # stored before names were normalized: still readable
         audit.first_read(self, name, value is not None)
         self._remember(g0, name=name, value=value)
         return value
@@ -340,6 +373,13 @@ class MCPSecretsStorage:
             self._gen.begin_write()
             ok = False
             try:
+                if start & 1:
+                    # Odd while we hold the lock: the last writer died mid-write, so ghosts
+                    # and orphan chunks may be left. Heal them now rather than wait for a repair.
+                    tx.healed = self._scan(apply=True)
+                    tx.reset = True
+                    log.debug("healed %s after an interrupted write: %s", self.service,
+                              tx.healed)
                 yield tx
                 ok = True
             finally:
@@ -361,7 +401,10 @@ class MCPSecretsStorage:
         """Hold the service's cross-process file lock (reentrant within a thread)."""
         from mcp_secrets.paths import holding
 
-        lock = _file_lock(self.service, self._lock_timeout)
+        own = self.backend.write_lock(self.service, self._lock_timeout)
+        if own is not None:
+            return own
+        lock = _file_lock(self.service, self._lock_timeout, self._base)
         return holding(lock, f"timed out after {self._lock_timeout:g} s waiting for "
                              f"{lock.lock_file}: another process is writing {self.service}'s "
                              "secrets (or is stuck); try again")
@@ -383,19 +426,19 @@ class MCPSecretsStorage:
                 return _Index(names={str(n) for n in data}, dirty=True)
             names = data["names"]
             pending = data.get("pending", [])
-            if not isinstance(names, list) or not isinstance(pending, list):
-                raise TypeError
-            index = _Index(names={str(n) for n in names}, pending=[str(p) for p in pending])
-            if all(isinstance(n, str) for n in names) and names == sorted(names):
-                index.sorted_names = names  # as dumped: spares a sort when listing
-            return index
-        except (ValueError, TypeError, KeyError):
-            if tolerate_corrupt:
-                return _Index(dirty=True)
-            raise BackendError(
-                f"the secret index of {self.service} is unreadable; run "
-                f"`mcp-secrets doctor` or MCPSecretsStorage.repair() to rebuild it"
-            ) from None
+            if isinstance(names, list) and isinstance(pending, list):
+                index = _Index(names={str(n) for n in names}, pending=[str(p) for p in pending])
+                if all(isinstance(n, str) for n in names) and names == sorted(names):
+                    index.sorted_names = names  # as dumped: spares a sort when listing
+                return index
+        except (ValueError, TypeError, KeyError, AttributeError):
+            pass
+        if tolerate_corrupt:
+            return _Index(dirty=True)
+        raise StoreDamagedError(
+            f"the secret index of {self.service} is unreadable; run "
+            f"`mcp-secrets repair {self.server_name}` to rebuild it from what is stored"
+        )
 
     def _heal_pending(self, index: _Index, keep: str | None) -> None:
         """Drop names a killed writer indexed but never stored (checked only for `pending`)."""
@@ -521,7 +564,8 @@ class MCPSecretsStorage:
     def _corrupted(self, key: str, why: str) -> CorruptedEntryError:
         what = "the secret index" if key == INDEX_KEY else f"secret {key!r}"
         return CorruptedEntryError(f"{what} of {self.service} is corrupted: {why}. Store it "
-                                   f"again, or delete it and run repair()")
+                                   f"again, or delete it and run "
+                                   f"`mcp-secrets repair {self.server_name}`")
 
 
 

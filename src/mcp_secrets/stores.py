@@ -147,16 +147,16 @@ class EphemeralStorage:
         self._backend = MemoryBackend()
 
     def save(self, key: str, value: dict[str, Any]) -> None:
-        validate_name(key)
+        key = validate_name(key)
         self._backend.set(self._SERVICE, key, encode(value))
 
     def get(self, key: str) -> dict[str, Any] | None:
-        validate_name(key)
+        key = validate_name(key)
         text = self._backend.get(self._SERVICE, key)
         return None if text is None else decode(text, key, "EphemeralStorage")
 
     def delete(self, key: str) -> bool:
-        validate_name(key)
+        key = validate_name(key)
         return self._backend.delete(self._SERVICE, key)
 
     def list(self) -> builtins.list[str]:
@@ -341,10 +341,8 @@ class OnePasswordStorage:
         transport: OnePasswordTransport | None = None,
         op_path: str | None = None,
     ) -> None:
-        validate_name(name, kind="server name")
-        validate_name(vault, kind="vault name")
-        self.name = name
-        self.vault = vault
+        self.name = validate_name(name, kind="server name")
+        self.vault = validate_name(vault, kind="vault name")
         self._transport = transport
         self._op_path = op_path
 
@@ -359,16 +357,16 @@ class OnePasswordStorage:
     def save(self, key: str, value: dict[str, Any]) -> None:
         from mcp_secrets.backends.onepassword import tag_for
 
-        validate_name(key)
+        key = validate_name(key)
         encode(value)  # the same exact-round-trip check as every other store
         self.transport.save_item(self.vault, key, value, tag_for(self.name))
 
     def get(self, key: str) -> dict[str, Any] | None:
-        validate_name(key)
+        key = validate_name(key)
         return self.transport.get_item(self.vault, key)
 
     def delete(self, key: str) -> bool:
-        validate_name(key)
+        key = validate_name(key)
         return self.transport.delete_item(self.vault, key)
 
     def list(self) -> builtins.list[str]:

@@ -13,7 +13,9 @@ insides. A third-party store plugs in through the ``mcp_secrets.backends`` entry
 from __future__ import annotations
 
 import abc
+import contextlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 
@@ -26,6 +28,10 @@ class Probe:
     reason: str
     #: What a person can do to make it usable; None when usable or when nothing can be done.
     fix: str | None = None
+    #: Present but unusable right now (locked, slow): it still holds this user's secrets, so
+    #: selection keeps it — its calls ask to unlock or fail clearly — rather than let another
+    #: store answer "not stored" for them and take second copies.
+    transient: bool = False
 
 
 class Backend(abc.ABC):
@@ -80,6 +86,23 @@ class Backend(abc.ABC):
 
     def keys(self, service: str) -> list[str] | None:
         """Every key under `service` if the store can enumerate, else None (keyring cannot)."""
+        return None
+
+    def services(self) -> list[str] | None:
+        """Every service holding entries here, if the store can enumerate them (for `repair`
+        and `doctor` across all servers), else None."""
+        return None
+
+    def coordination_dir(self) -> Path | None:
+        """A directory every process that writes this store agrees on whatever its environment
+        (XDG_*, MCP_SECRETS_STATE_DIR), for the storage layer's locks and cache counters.
+        None: the user's state dir (for stores only one kind of process reaches)."""
+        return None
+
+    def write_lock(self, service: str,
+                   timeout: float) -> contextlib.AbstractContextManager[None] | None:
+        """A cross-process lock on `service` that the store itself provides (one a sandboxed
+        writer shares too), or None for a file lock in `coordination_dir()`."""
         return None
 
     def describe(self) -> str:

@@ -44,6 +44,7 @@ from mcp_secrets.errors import (
     BackendError,
     InvalidSecretName,
     PassphraseError,
+    StoreDamagedError,
     ValueTypeError,
     WrongPassphraseError,
 )
@@ -56,8 +57,16 @@ SCRYPT_R = 8
 SCRYPT_P = 1
 _MAX_FILE_BYTES = 64 * 1024 * 1024
 _MAX_HEADER_BYTES = 4096
+#: Bounds on scrypt parameters read from a header (ours: 32 MiB, 2**18 work): at most 256 MiB
+#: and 16 times our work, so a tampered header cannot cost minutes and gigabytes.
+_MAX_KDF_MEMORY = 256 * 1024 * 1024
+_MAX_KDF_WORK = 2**22
 _KEY_CHECK_LABEL = b"mcp-secrets key check v1"
 LOCK_TIMEOUT = 30.0
+#: Longest percent-encoded service kept as a file name (room for ".enc", ".lock" and the
+#: temp-file affixes within a 255-byte name); longer ones are hashed.
+_MAX_READABLE_NAME = 160
+_HASHED_PREFIX = "h-"
 
 ENV_PASSPHRASE = config.PASSPHRASE.name
 ENV_PASSPHRASE_FILE = config.PASSPHRASE_FILE.name
@@ -184,6 +193,14 @@ def _derive_key(path: Path, passphrase: str, salt: bytes, log2_n: int, r: int, p
     return key
 
 
+def _header_sum(header: dict[str, Any]) -> str:
+    """An unkeyed checksum of the other header fields: it tells accidental damage (a flipped
+    salt byte) from a wrong passphrase before the key check. Tampering is caught by the AAD."""
+    rest = {k: v for k, v in header.items() if k != "sum"}
+    text = json.dumps(rest, separators=(",", ":"), sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
 def _key_check(key: bytes) -> bytes:
     return hmac.new(key, _KEY_CHECK_LABEL, hashlib.sha256).digest()[:16]
 
@@ -201,8 +218,8 @@ def _unb64(text: object, what: str, path: Path) -> bytes:
         raise _corrupt(path, f"header field {what} is not base64") from None
 
 
-def _corrupt(path: Path, why: str) -> BackendError:
-    return BackendError(
+def _corrupt(path: Path, why: str) -> StoreDamagedError:
+    return StoreDamagedError(
         f"the encrypted secrets file {path} is damaged or was tampered with ({why}). "
         f"It was left untouched and writes to it are refused. Restore it from a backup, or move "
         f"it aside (mv '{path}' '{path}.damaged') to start a new, empty store."
@@ -254,19 +271,46 @@ class EncryptedFileBackend(Backend):
     @property
     def directory(self) -> Path:
         if self._dir_override is not None:
-            self._dir_override.mkdir(mode=0o700, parents=True, exist_ok=True)
-            return self._dir_override
+            from mcp_secrets.paths import private_dir
+
+            return private_dir(self._dir_override)
         from mcp_secrets import paths
 
         return paths.data_dir()
 
+    def coordination_dir(self) -> Path:
+        """Beside the files: every writer of this store agrees on where it is by definition."""
+        from mcp_secrets.paths import private_dir
+
+        return private_dir(self.directory / ".state")
+
+    def services(self) -> list[str]:
+        """The service named in each file's header (names may be hashed on disk)."""
+        out = []
+        for entry in sorted(self.directory.glob("*.enc")):
+            service = _header_service(entry)
+            if service is not None and self.path_for(service) == entry:
+                out.append(service)
+        return out
+
     def path_for(self, service: str) -> Path:
-        """The file holding `service`; the name is percent-encoded so it is always one path part."""
+        """The file holding `service`: one path part that fits any valid name.
+
+        A name whose percent-encoding is short keeps it (readable, and exactly the name files
+        already stored have, so nothing needs migrating). A longer one (a long non-ASCII
+        server name would exceed the 255-byte limit of most filesystems) gets a fixed-length
+        hash name instead. The header inside names its service, so a file is never mistaken
+        for another's.
+        """
         if not isinstance(service, str) or not service:
             raise InvalidSecretName("service must be a non-empty string")
+        service = unicodedata.normalize("NFC", service)
         encoded = urllib.parse.quote(service, safe="@+,=-_ ")
         if encoded in {".", ".."}:
             raise InvalidSecretName(f"service {service!r} cannot be used as a file name")
+        if len(encoded) > _MAX_READABLE_NAME or encoded.startswith(_HASHED_PREFIX):
+            digest = base64.b32encode(hashlib.sha256(service.encode("utf-8")).digest())
+            encoded = _HASHED_PREFIX + digest.decode("ascii").rstrip("=").lower()
         return self.directory / f"{encoded}.enc"
 
     # -- passphrase
@@ -329,8 +373,15 @@ class EncryptedFileBackend(Backend):
             isinstance(log2_n, int) and 10 <= log2_n <= 20
             and isinstance(r, int) and 1 <= r <= 32
             and isinstance(p, int) and 1 <= p <= 16
+            and 128 * r * 2**log2_n <= _MAX_KDF_MEMORY
+            and 2**log2_n * r * p <= _MAX_KDF_WORK
         ):
+            # Checked before deriving: a tampered header must not cost minutes and gigabytes.
             raise _corrupt(path, "key-derivation parameters out of range")
+        expected_sum = header.get("sum")
+        if expected_sum is not None and expected_sum != _header_sum(header):
+            # Told apart from a wrong passphrase: a damaged salt would fail the key check too.
+            raise _corrupt(path, "the header does not match its checksum")
         salt = _unb64(kdf.get("salt"), "salt", path)
         nonce = _unb64(header.get("nonce"), "nonce", path)
         check = _unb64(header.get("check"), "check", path)
@@ -368,19 +419,17 @@ class EncryptedFileBackend(Backend):
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
         nonce = secrets.token_bytes(12)
-        header = json.dumps(
-            {
-                "v": FORMAT_VERSION,
-                "cipher": "AES-256-GCM",
-                "kdf": {"name": "scrypt", "log2_n": kdf[0], "r": kdf[1], "p": kdf[2],
-                        "salt": _b64(salt)},
-                "nonce": _b64(nonce),
-                "check": _b64(_key_check(key)),
-                "service": service,
-            },
-            separators=(",", ":"),
-            sort_keys=True,
-        ).encode("utf-8")
+        fields: dict[str, Any] = {
+            "v": FORMAT_VERSION,
+            "cipher": "AES-256-GCM",
+            "kdf": {"name": "scrypt", "log2_n": kdf[0], "r": kdf[1], "p": kdf[2],
+                    "salt": _b64(salt)},
+            "nonce": _b64(nonce),
+            "check": _b64(_key_check(key)),
+            "service": service,
+        }
+        fields["sum"] = _header_sum(fields)
+        header = json.dumps(fields, separators=(",", ":"), sort_keys=True).encode("utf-8")
         aad = MAGIC + struct.pack(">I", len(header)) + header
         plain = json.dumps({"entries": entries}, ensure_ascii=False, separators=(",", ":"))
         return aad + AESGCM(key).encrypt(nonce, plain.encode("utf-8"), aad)
@@ -448,6 +497,20 @@ class EncryptedFileBackend(Backend):
             f"encrypted file (AES-256-GCM, scrypt) in {where}; "
             f"passphrase from {source or 'nowhere yet'}"
         )
+
+
+def _header_service(path: Path) -> str | None:
+    """The service a file's (unauthenticated) header names, or None if unreadable; for
+    listing only: every read still authenticates the header."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(MAGIC) + 4 + _MAX_HEADER_BYTES)
+        (size,) = struct.unpack(">I", head[len(MAGIC) : len(MAGIC) + 4])
+        header = json.loads(head[len(MAGIC) + 4 : len(MAGIC) + 4 + size])
+    except (OSError, ValueError, struct.error):
+        return None
+    service = header.get("service") if isinstance(header, dict) else None
+    return service if isinstance(service, str) else None
 
 
 def _temp_prefix(path: Path) -> str:

@@ -8,9 +8,9 @@ An item (addressed by vault + title) is a dict of fields. Mapping, both ways:
   round-trip exactly, and items made by hand (Login, API Credential…) read as plain strings;
 * items we write carry the tag ``mcp-secrets/<name>``, which `list()` filters on.
 
-Secret values never go in argv: the CLI gets them in a 0600 template file inside a private
-0700 directory (on the tmpfs ``$XDG_RUNTIME_DIR`` when there is one) that is removed as soon
-as ``op`` returns. The SDK gets them in-process.
+Secret values never go in argv nor in any file: the CLI gets the item template through a
+pipe on its stdin (a temp file, however private, outlives a process killed mid-save). The SDK
+gets them in-process.
 
 No 1Password account is reachable where this was written: the CLI path is tested against a
 *fake* ``op`` (tests/fake_op/op), the SDK path against a *fake* SDK client (tests) and the
@@ -21,15 +21,14 @@ from __future__ import annotations
 
 import abc
 import asyncio
-import contextlib
+import hashlib
 import json
 import os
 import re
 import shutil
 import subprocess
-import tempfile
 import threading
-from collections.abc import Callable, Coroutine, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
 from mcp_secrets import config
@@ -119,25 +118,6 @@ def _fields_from_cli_item(item: Any, title: str) -> dict[str, Any]:
     return out
 
 
-@contextlib.contextmanager
-def _private_template(document: dict[str, Any]) -> Iterator[str]:
-    """A 0600 file holding `document`, in a fresh 0700 directory, deleted on exit."""
-    runtime = config.XDG_RUNTIME_DIR.get()
-    base = runtime if runtime and os.path.isdir(runtime) else None
-    directory = tempfile.mkdtemp(prefix="mcp-secrets-op-", dir=base)
-    path = os.path.join(directory, "item.json")
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(document, fh, ensure_ascii=False)
-        yield path
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(path)
-        with contextlib.suppress(OSError):
-            os.rmdir(directory)
-
-
 class OpCLI(OnePasswordTransport):
     """The 1Password CLI (`op` v2). Uses whatever session or account `op` itself has."""
 
@@ -157,13 +137,17 @@ class OpCLI(OnePasswordTransport):
             )
         return found
 
-    def _run(self, args: list[str], *, what: str) -> subprocess.CompletedProcess[str]:
+    def _run(self, args: list[str], *, what: str,
+             stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        """Run `op`; `stdin` (an item template holding values) goes through a pipe, never a
+        file or argv, so a kill at any moment leaves no copy of a value behind."""
         from mcp_secrets.backends.encrypted_file import child_environ
 
         try:
             proc = subprocess.run(
-                [self._binary(), *args], stdin=subprocess.DEVNULL, capture_output=True,
-                text=True, timeout=CLI_TIMEOUT, check=False, env=child_environ(),
+                [self._binary(), *args], capture_output=True, text=True, input=stdin,
+                stdin=subprocess.DEVNULL if stdin is None else None,
+                timeout=CLI_TIMEOUT, check=False, env=child_environ(),
             )
         except subprocess.TimeoutExpired:
             raise BackendError(
@@ -229,13 +213,11 @@ class OpCLI(OnePasswordTransport):
         scrub = [text for _, text, _ in encoded]
         exists = self._exists(vault, title)
         what = f"{'edit' if exists else 'create'} item {title!r} in vault {vault!r}"
-        with _private_template(document) as template:
-            args = (
-                ["item", "edit", title, "--vault", vault, "--template", template]
-                if exists
-                else ["item", "create", "--vault", vault, "--template", template]
-            )
-            proc = self._run([*args, "--format", "json"], what=what)
+        # `op` reads an item template piped on stdin (create and edit alike).
+        args = (["item", "edit", title, "--vault", vault] if exists
+                else ["item", "create", "--vault", vault])
+        proc = self._run([*args, "--format", "json"], what=what,
+                         stdin=json.dumps(document, ensure_ascii=False))
         if proc.returncode != 0:
             raise self._fail(proc, what, scrub)
 
@@ -435,9 +417,18 @@ class OnePasswordSDK(OnePasswordTransport):
         return self._call(f"list items in vault {vault!r}", body)
 
 
+#: One SDK transport (so one authenticated client) per token for the whole process, keyed by
+#: the token's digest so the dict holds no token.
+_sdk_transports: dict[bytes, OnePasswordSDK] = {}
+
+
 def default_transport(op_path: str | None = None) -> OnePasswordTransport:
-    """The SDK when a service-account token is set, else the `op` CLI."""
+    """The SDK when a service-account token is set (shared by every store using that token),
+    else the `op` CLI."""
     token = config.OP_TOKEN.get()
     if token:
-        return OnePasswordSDK(token)
+        key = hashlib.sha256(token.encode("utf-8")).digest()
+        found = _sdk_transports.get(key)
+        return found if found is not None else _sdk_transports.setdefault(
+            key, OnePasswordSDK(token))
     return OpCLI(op_path)

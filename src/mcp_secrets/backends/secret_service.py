@@ -17,9 +17,13 @@ every reconnect, so a restarted daemon cannot hand us a recycled path either.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import sys
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from mcp_secrets import config
@@ -45,10 +49,19 @@ _FIX_NO_SERVICE = (
     "your D-Bus session) or pick another store with MCP_SECRETS_BACKEND=file"
 )
 _FIX_LOCKED = (
-    "unlock your login keyring (log in to the desktop session, or run "
-    "`printf %s \"$PASSWORD\" | gnome-keyring-daemon --unlock`), or pick another store with "
-    "MCP_SECRETS_BACKEND=file"
+    "unlock your login keyring (log in to the desktop session, open it in Seahorse/\"Passwords "
+    "and Keys\"; headless: `printf %s \"$PASSWORD\" | gnome-keyring-daemon --replace --unlock "
+    "--components=secrets`) and try "
+    "again; your secrets stay in that keyring, so no other store is used in its place"
 )
+_FIX_NO_KEYRING = (
+    "create a login keyring (log in to the desktop session once, or start the daemon with "
+    "`printf %s \"$PASSWORD\" | gnome-keyring-daemon --unlock --components=secrets`), or pick "
+    "another store with MCP_SECRETS_BACKEND=file"
+)
+#: Probe answers meaning "there, but not usable right now" (see `is_transient`).
+LOCKED = "the default keyring collection is locked"
+_TRANSIENT = (LOCKED, "did not answer within", "Secret Service answered", "probe failed")
 
 #: How long the probe may take before we call the Secret Service unreachable.
 PROBE_TIMEOUT = 2.0
@@ -59,6 +72,100 @@ FIX = (
 )
 
 _T = TypeVar("_T")
+
+
+class _BusLock:
+    """Cross-process write locks that are names on the D-Bus session bus.
+
+    Why the bus: it is the one thing every writer of a Secret Service shares, whatever its
+    XDG_* or MCP_SECRETS_STATE_DIR (and even inside a sandbox that sees another filesystem);
+    a lock file in a per-process state dir is not (two such writers lost 177 of 300 entries).
+    The bus grants a name to one connection at a time and takes it back the instant that
+    connection closes, so a SIGKILLed writer never leaves a stale lock.
+
+    Within a process a per-name RLock orders threads (the name is the process's, not a
+    thread's) and makes the lock reentrant, as the file lock it replaces was.
+    """
+
+    _DO_NOT_QUEUE = 4
+    _GOT = (1, 4)  # PRIMARY_OWNER, ALREADY_OWNER
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self._guard = threading.Lock()  # the connection and the tables below; never held long
+        self._threads: dict[str, threading.RLock] = {}
+        self._depth: dict[str, int] = {}
+        self._conn: DBusConnection | None = None
+        self._pid = -1
+
+    def _connection(self) -> DBusConnection:
+        if self._conn is None or self._pid != os.getpid():
+            from jeepney.io.blocking import open_dbus_connection
+
+            self._conn = open_dbus_connection(bus="SESSION", auth_timeout=10.0)
+            self._pid = os.getpid()
+        return self._conn
+
+    def _ask(self, method: str, name: str, *flags: int) -> int:
+        from jeepney import MessageType, new_method_call
+        from jeepney.bus_messages import message_bus
+
+        sig = "su" if flags else "s"
+        with self._guard:
+            try:
+                reply = self._connection().send_and_get_reply(
+                    new_method_call(message_bus, method, sig, (name, *flags)), timeout=10.0)
+            except BaseException:
+                self._conn = None  # a half-used connection is not reused
+                raise
+        if reply.header.message_type == MessageType.error:
+            raise DBusCallError(_error_name(reply))
+        return int(reply.body[0])
+
+    @contextlib.contextmanager
+    def hold(self, name: str, timeout: float, busy: str) -> Iterator[None]:
+        with self._guard:
+            rlock = self._threads.setdefault(name, threading.RLock())
+        deadline = time.monotonic() + timeout
+        if not rlock.acquire(timeout=max(timeout, 0.0)):
+            raise BackendError(busy)
+        try:
+            first = self._depth.get(name, 0) == 0
+            if first:
+                self._take(name, deadline, busy)
+            self._depth[name] = self._depth.get(name, 0) + 1
+            try:
+                yield
+            finally:
+                self._depth[name] -= 1
+                if self._depth[name] == 0:
+                    with contextlib.suppress(Exception):  # a dead connection released it anyway
+                        self._ask("ReleaseName", name)
+        finally:
+            rlock.release()
+
+    def _take(self, name: str, deadline: float, busy: str) -> None:
+        delay = 0.001
+        while True:
+            try:
+                if self._ask("RequestName", name, self._DO_NOT_QUEUE) in self._GOT:
+                    return
+            except DBusCallError as exc:
+                raise BackendError(f"the D-Bus session bus refused the write lock {name} "
+                                   f"({exc.name}); nothing was changed") from None
+            except (OSError, EOFError, TimeoutError) as exc:
+                raise BackendError(f"cannot take the write lock on the D-Bus session bus "
+                                   f"({type(exc).__name__}); nothing was changed") from None
+            if time.monotonic() >= deadline:
+                raise BackendError(busy)
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+
+_bus_lock = _BusLock()
+os.register_at_fork(after_in_child=_bus_lock._reset)  # the parent's bus names stay the parent's
 
 
 def _error_name(reply: Any) -> str:
@@ -95,7 +202,8 @@ class SecretServiceBackend(Backend):
         problem = cls._problem(timeout)
         if problem is None:
             return Probe(True, "reachable and unlocked")
-        return Probe(False, problem, FIX)
+        transient = cls.is_transient(problem)
+        return Probe(False, problem, _FIX_LOCKED if transient else FIX, transient=transient)
 
     @staticmethod
     def _problem(timeout: float) -> str | None:
@@ -131,7 +239,7 @@ class SecretServiceBackend(Backend):
                             "desktop password prompt)")
                 return f"Secret Service answered {err}"
             if reply.body[0][1]:
-                return "the default keyring collection is locked"
+                return LOCKED
             return None
         except TimeoutError:
             return f"the Secret Service did not answer within {timeout:g} s"
@@ -140,6 +248,12 @@ class SecretServiceBackend(Backend):
         finally:
             with contextlib.suppress(Exception):
                 conn.close()
+
+    @staticmethod
+    def is_transient(problem: str) -> bool:
+        """True when `probe` found a Secret Service that is present but unusable right now
+        (locked, slow, erroring): automatic selection keeps it rather than use another store."""
+        return any(marker in problem for marker in _TRANSIENT)
 
     # ------------------------------------------------------------ connection
 
@@ -208,11 +322,11 @@ class SecretServiceBackend(Backend):
         except DBusCallError as exc:
             raise KeychainLockedError(
                 f"the Secret Service could not create a default keyring ({exc.name}): "
-                f"{_FIX_LOCKED}"
+                f"{_FIX_NO_KEYRING}"
             ) from None
         if len(path) <= 1 and not self._prompt(prompt):
             raise KeychainLockedError(
-                f"creating the default keyring was dismissed or not answered: {_FIX_LOCKED}"
+                f"creating the default keyring was dismissed or not answered: {_FIX_NO_KEYRING}"
             )
 
     def _unlock(self) -> None:
@@ -227,8 +341,9 @@ class SecretServiceBackend(Backend):
             ) from None
         if not accepted or still_locked:
             raise KeychainLockedError(
-                f"the keyring is locked and unlocking was dismissed or not answered within "
-                f"{self._unlock_timeout:g} s: {_FIX_LOCKED}"
+                f"the keyring is locked and was not unlocked (the unlock prompt was dismissed, "
+                f"could not be shown, or got no answer within {self._unlock_timeout:g} s): "
+                f"{_FIX_LOCKED}"
             )
 
     def _prompt(self, prompt: str) -> bool:
@@ -440,6 +555,36 @@ class SecretServiceBackend(Backend):
                 if key is not None and attributes.get("service") == service:
                     out.add(key)
                     self._paths.setdefault((service, key), path)
+            return sorted(out)
+
+        result: list[str] = self._run("listing", op)
+        return result
+
+    def coordination_dir(self) -> Path:
+        from mcp_secrets.paths import user_shared_dir
+
+        return user_shared_dir()
+
+    def write_lock(self, service: str,
+                   timeout: float) -> contextlib.AbstractContextManager[None]:
+        """A bus name per (collection, service): see `_BusLock`."""
+        digest = hashlib.sha256(f"{self._collection_path}\0{service}".encode()).hexdigest()
+        return _bus_lock.hold(f"com.mcp.secrets.lock.h{digest[:40]}", timeout,
+                              f"timed out after {timeout:g} s waiting for the write lock of "
+                              f"{service}: another process is writing its secrets (or is "
+                              "stuck); try again")
+
+    def services(self) -> list[str]:
+        """Every service with an entry written by us or keyring (their `application`)."""
+        def op() -> list[str]:
+            out: set[str] = set()
+            for path in self._search({"application": APPLICATION}):
+                try:
+                    service = dict(self._prop(path, "Item", "Attributes")).get("service")
+                except DBusCallError:
+                    continue
+                if service:
+                    out.add(service)
             return sorted(out)
 
         result: list[str] = self._run("listing", op)

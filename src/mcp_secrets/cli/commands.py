@@ -12,8 +12,9 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-from mcp_secrets.cli.errors import EXIT_OK, EXIT_USAGE, CLIError
+from mcp_secrets.cli.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CLIError
 from mcp_secrets.cli.prompts import confirm, read_secret_value, stdin_is_tty
+from mcp_secrets.errors import SecretsError
 
 if TYPE_CHECKING:
     from mcp_secrets.storage import MCPSecretsStorage
@@ -120,3 +121,64 @@ def cmd_clear(args: argparse.Namespace) -> int:
     removed = storage.clear_secrets()
     print(f"cleared {removed} secret(s) for {_where(storage)}")
     return EXIT_OK
+
+
+def servers_in_store(backend: str | None = None) -> list[str] | None:
+    """The servers with entries in the store named by `backend` (--backend), else the default
+    one; None if it cannot enumerate them."""
+    from mcp_secrets.names import service_name
+    from mcp_secrets.selection import default_backend
+
+    services = default_backend(backend).services()
+    if services is None:
+        return None
+    servers = []
+    for service in services:
+        server = service.removeprefix("com.mcp.")
+        try:
+            if server != service and service_name(server) == service:
+                servers.append(server)
+        except ValueError:
+            continue  # not one of ours, or a name we would refuse today
+    return servers
+
+
+def describe_repair(report: dict[str, object]) -> str:
+    """One line saying what a repair fixed (or, for a check, would fix)."""
+    parts = []
+    if report["ghosts_removed"]:
+        parts.append(f"{report['ghosts_removed']} ghost(s) (listed but not stored)")
+    if report["unindexed_added"] and not report["index_rebuilt"]:  # else: all of them
+        parts.append(f"{report['unindexed_added']} stored but unlisted secret(s)")
+    if report["orphan_chunks_removed"]:
+        parts.append(f"{report['orphan_chunks_removed']} orphan chunk(s) of old values")
+    if report["index_rebuilt"]:
+        parts.append("an unreadable index")
+    return ", ".join(parts)
+
+
+def cmd_repair(args: argparse.Namespace) -> int:
+    if args.server is not None:
+        servers = [args.server]
+    else:
+        found = servers_in_store(args.backend)
+        if found is None:
+            raise CLIError("this store cannot list its servers; name one: "
+                           "mcp-secrets repair SERVER")
+        servers = found
+    if not servers:
+        print("no servers have secrets in this store; nothing to repair")
+    failed = 0
+    for server in servers:
+        try:
+            report = open_storage(server, backend=args.backend).repair()
+        except SecretsError as exc:
+            if args.server is not None:
+                raise
+            failed += 1  # one damaged server does not stop the others' repair
+            print(f"mcp-secrets: {server}: could not repair: {exc}", file=sys.stderr)
+            continue
+        fixed = describe_repair(report)
+        print(f"{server}: " + (f"fixed {fixed}" if fixed else "nothing to repair")
+              + f" ({report['secrets']} secret(s))")
+    return EXIT_FAILURE if failed else EXIT_OK

@@ -154,11 +154,34 @@ def display_check() -> dict[str, Any]:
     return info
 
 
+def damage_check(choice: str | None = None) -> list[dict[str, str]]:
+    """Servers whose index disagrees with the store (ghosts, unlisted secrets, orphan chunks,
+    an unreadable index), each with the command that repairs it. Changes nothing."""
+    from mcp_secrets.cli.commands import describe_repair, open_storage, servers_in_store
+    from mcp_secrets.storage import MCPSecretsStorage
+
+    found: list[dict[str, str]] = []
+    for server in servers_in_store(choice) or []:
+        try:
+            report = open_storage(server, backend=choice).check()
+        except Exception as exc:
+            found.append({"server": server, "found": _describe_exc(exc),
+                          "fix": f"mcp-secrets repair {server}"})
+            continue
+        if MCPSecretsStorage.damaged(report):
+            found.append({"server": server, "found": describe_repair(report),
+                          "fix": f"mcp-secrets repair {server}"})
+    return found
+
+
 def _fix(diag: Diagnosis, rt: RoundTrip) -> str | None:
     if rt.ok:
         return None
     if diag.fix:
         return diag.fix
+    if rt.detail.startswith("locked:"):
+        return ("unlock the keyring as said above; the encrypted file store is not used in its "
+                "place (it would be a separate store without these secrets)")
     return (
         "start or unlock your desktop keychain (gnome-keyring / KWallet), or set "
         "MCP_SECRETS_PASSPHRASE to use the encrypted file store"
@@ -180,6 +203,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     # With no store chosen there is nothing to test; the diagnosis already says why.
     rt = roundtrip(choice) if diag.backend else RoundTrip(False, "no store was chosen")
     display = display_check()
+    damage = damage_check(choice) if rt.ok else []
     report: dict[str, Any] = {
         "ok": rt.ok,
         "backend": rt.backend or diag.backend,
@@ -198,6 +222,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         "backend_override": choice or config.BACKEND.get(),
         "backend_override_from": ("--backend" if choice
                                   else config.BACKEND.name if config.BACKEND.get() else None),
+        "damage": damage,
     }
     if args.json:
         print(json.dumps(report, indent=2))
@@ -230,6 +255,8 @@ def _print_human(r: dict[str, Any]) -> None:
         lines.append(f"fix:      {r['fix']}")
     if r["display_fix"]:
         lines.append(f"dialog fix: {r['display_fix']}")
+    for hurt in r["damage"]:
+        lines.append(f"damage:   {hurt['server']}: {hurt['found']}; run `{hurt['fix']}`")
     lines.append("verdict:  " + ("OK — secrets can be stored and read" if r["ok"]
                                  else "NOT USABLE — see fix above"))
     print("\n".join(lines))

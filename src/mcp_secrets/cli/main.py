@@ -38,6 +38,7 @@ def _commands() -> dict[str, Handler]:
         "set": commands.cmd_set, "get": commands.cmd_get, "list": commands.cmd_list,
         "delete": commands.cmd_delete, "clear": commands.cmd_clear, "doctor": doctor.cmd_doctor,
         "audit": audit.cmd_audit, "rotate": rotate.cmd_rotate,
+        "repair": commands.cmd_repair,
     }
 
 
@@ -107,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_run_parser(sub, [prof])
 
+    rep = sub.add_parser("repair", help="rebuild a server's index from what is stored and drop "
+                                        "leftovers of interrupted writes (all servers if none)")
+    rep.add_argument("server", nargs="?")
+
     doc = sub.add_parser("doctor", help="which store is used, why, whether it works, how to fix")
     doc.add_argument("--json", action="store_true")
     from mcp_secrets.cli import audit, rotate
@@ -120,7 +125,8 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     parser = build_parser()
     args, unknown = parser.parse_known_args(list(argv))
     if args.command is None:
-        raise CLIError("no command given: use one of set, get, list, delete, clear, run, doctor "
+        raise CLIError("no command given: use one of set, get, list, delete, clear, repair, run, "
+                       "rotate, audit, doctor "
                        "(see: mcp-secrets --help)", EXIT_USAGE)
     if unknown:
         if args.command == "set":
