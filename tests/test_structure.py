@@ -87,7 +87,7 @@ def test_every_mcp_variable_named_in_src_is_declared() -> None:
 
 def test_cli_backend_choice_travels_as_an_argument(capsys: pytest.CaptureFixture[str]) -> None:
     from mcp_secrets import selection
-    from mcp_secrets.cli import main
+    from mcp_secrets.cli.main import main  # the function (the package name may be the module)
 
     before = dict(os.environ)
     selection.reset()
