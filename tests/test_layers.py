@@ -24,9 +24,10 @@ LAYERS: list[set[str]] = [
     {"cli", "integrations"},
     {"manager", "fetcher", "permissions"},
     {"elicitation", "capabilities", "ui_handler", "dialog", "verification"},
-    {"storage", "stores", "selection", "cache", "names", "refs", "refs_local"},
+    {"storage", "stores", "selection", "cache", "names", "refs", "refs_local", "refs_team",
+     "rotation", "masking"},
     {"backends"},
-    {"config", "errors", "paths"},
+    {"config", "errors", "paths", "audit"},
 ]
 #: Never import these (nor their submodules), at any depth of the package tree.
 FORBIDDEN: dict[str, set[str]] = {
@@ -36,8 +37,9 @@ FORBIDDEN: dict[str, set[str]] = {
                "capabilities", "cli", "mcp", "fastmcp"},
     # Storage knows nothing of MCP.
     **{low: {"mcp", "fastmcp"} for low in ("storage", "stores", "selection", "cache", "names",
-                                            "refs", "refs_local", "backends", "config",
-                                            "errors", "paths")},
+                                            "refs", "refs_local", "refs_team", "rotation",
+                                            "masking", "backends", "config", "errors", "paths",
+                                            "audit")},
 }
 #: Back edges that exist today and are being removed in parallel work (the elicitation layer
 #: breaks the fetcher/permissions/glue circle; the dialog stops using storage's name rule).
