@@ -112,7 +112,7 @@ def test_dialog_collection_is_logged(log_file: Path) -> None:
 
 
 def _fill(n: int) -> None:
-    storage = MCPSecretsStorage("srv", MemoryBackend())
+    storage = MCPSecretsStorage("audit-fill", MemoryBackend())
     for i in range(n):
         storage.store_secret(f"K{i}", CANARY)
 

@@ -31,7 +31,7 @@ def cli(*args: str, stdin: str = "", env: dict[str, str] | None = None
 
 
 def test_previous_value_during_the_grace_period_only() -> None:
-    storage = MCPSecretsStorage("svc", MemoryBackend())
+    storage = MCPSecretsStorage("rotate-svc", MemoryBackend())
     storage.store_secret("KEY", OLD)
     rotate(storage, "KEY", NEW, grace=3600)
     assert storage.retrieve_secret("KEY") == NEW
@@ -42,7 +42,7 @@ def test_previous_value_during_the_grace_period_only() -> None:
 
 
 def test_rotating_a_missing_secret_changes_nothing() -> None:
-    storage = MCPSecretsStorage("svc", MemoryBackend())
+    storage = MCPSecretsStorage("rotate-svc", MemoryBackend())
     with pytest.raises(SecretsError, match="nothing to rotate"):
         rotate(storage, "NOPE", NEW)
     assert storage.list_secrets() == [] and storage.backend.keys(storage.service) == []
@@ -50,7 +50,7 @@ def test_rotating_a_missing_secret_changes_nothing() -> None:
 
 def test_delete_and_clear_remove_the_previous_value_too() -> None:
     backend = MemoryBackend()
-    storage = MCPSecretsStorage("svc", backend)
+    storage = MCPSecretsStorage("rotate-svc", backend)
     for name in ("A", "B"):
         storage.store_secret(name, OLD)
         rotate(storage, name, NEW)
