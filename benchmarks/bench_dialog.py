@@ -3,8 +3,10 @@
     .venv/bin/python benchmarks/bench_dialog.py [-n 15]
 
 Baselines: a bare `python -c pass`, and `python -c "import tkinter; tkinter.Tk().destroy()"`
-(the floor for any Tk program). Starts its own Xvfb when DISPLAY is unset. Prints medians in
-milliseconds and ratios; asserts nothing (timings belong here, not in tests).
+(the floor for any Tk program). Also compares the isolated start the launcher uses
+(`python -I` plus a path bootstrap) with a plain `python -m mcp_secrets.dialog`. Starts its
+own Xvfb when DISPLAY is unset. Prints medians in milliseconds and ratios; asserts nothing
+(timings belong here, not in tests).
 """
 
 from __future__ import annotations
@@ -29,13 +31,15 @@ def _time_cmd(cmd: list[str]) -> float:
     return time.perf_counter() - start
 
 
-def _time_dialog() -> float:
+def _time_dialog(cmd: list[str] | None = None) -> float:
     title = f"Bench {uuid.uuid4().hex[:8]}"
     template = {"title": title, "description": "Verification code: AB3F-9K2L",
                 "fields": [{"name": "api_key", "label": "API Key", "field_type": "password",
                             "required": True}]}
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "mcp_secrets.dialog"], stdin=subprocess.PIPE,
+    from mcp_secrets.dialog.launcher import builtin_command
+
+    proc = subprocess.Popen(cmd or builtin_command(), stdin=subprocess.PIPE,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     assert proc.stdin is not None
     proc.stdin.write(json.dumps(template).encode())
@@ -73,6 +77,8 @@ def main() -> None:
             _time_cmd([py, "-c", "import tkinter; tkinter.Tk().destroy()"]) for _ in range(args.n)
         )
         dialog = statistics.median(_time_dialog() for _ in range(args.n))
+        plain = statistics.median(_time_dialog([py, "-m", "mcp_secrets.dialog"])
+                                  for _ in range(args.n))
         print(f"runs per measurement: {args.n}   display: {os.environ['DISPLAY']}")
         print(f"python -c pass                    {bare * 1000:7.1f} ms")
         print(f"python: import tkinter; Tk()      {tk * 1000:7.1f} ms")
@@ -80,6 +86,8 @@ def main() -> None:
               "(includes xdotool polling)")
         print(f"ratio dialog / bare python        {dialog / bare:7.2f}x")
         print(f"ratio dialog / bare Tk            {dialog / tk:7.2f}x")
+        print(f"plain python -m (not isolated)    {plain * 1000:7.1f} ms")
+        print(f"ratio isolated / plain start      {dialog / plain:7.2f}x")
     finally:
         if xvfb is not None:
             xvfb.stop()

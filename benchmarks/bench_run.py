@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -54,13 +55,18 @@ def start_rig() -> list[rig.Component]:
     return comps
 
 
-def timed(argv: Sequence[str]) -> float:
+def timed(argv: Sequence[str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the process and its children): CPU time barely moves
+    when other jobs load the machine; wall time does."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run(argv, check=True)
-    return time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
 
 
-def startup(server: str) -> dict[str, float]:
+def startup(server: str) -> dict[str, tuple[float, float]]:
     script = Path(tempfile.mkdtemp(prefix="bench-run-")) / "keyring_exec.py"
     script.write_text(KEYRING_SCRIPT)
     ref = f"K=mcp-secrets://{server}/k"
@@ -70,43 +76,50 @@ def startup(server: str) -> dict[str, float]:
         "run --no-masking": [*CLI, "run", "--no-masking", "--env", ref, "--", "true"],
         "python -c pass": [sys.executable, "-c", "pass"],
     }
-    times: dict[str, list[float]] = {name: [] for name in cases}
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
     for argv in cases.values():  # warm the page cache and .pyc files
         timed(argv)
     for _ in range(STARTS):
         for name, argv in cases.items():  # interleaved: load changes hit every case alike
             times[name].append(timed(argv))
-    return {name: statistics.median(t) for name, t in times.items()}
+    return {name: (statistics.median(w for w, _ in t), statistics.median(c for _, c in t))
+            for name, t in times.items()}
 
 
-async def pings(command: str, args: list[str]) -> float:
+async def interleaved_pings(launches: dict[str, tuple[str, list[str]]]) -> dict[str, float]:
+    """One client per launch, all connected at once, pinged in turn: a burst of load on the
+    machine slows every launch alike instead of whichever session happened to run then."""
+    from contextlib import AsyncExitStack
+
     from fastmcp import Client
     from fastmcp.client.transports import StdioTransport
 
-    log = Path(tempfile.mkdtemp(prefix="bench-run-")) / "server.log"  # the server's banner
-    transport = StdioTransport(command, args, env=dict(os.environ), log_file=log)
-    async with Client(transport, mode="legacy") as client:
-        for _ in range(20):
-            await client.call_tool("ping", {})
-        samples = []
-        for _ in range(PINGS):
-            t0 = time.perf_counter()
-            await client.call_tool("ping", {})
-            samples.append(time.perf_counter() - t0)
-    return statistics.median(samples)
+    logs = Path(tempfile.mkdtemp(prefix="bench-run-"))
+    async with AsyncExitStack() as stack:
+        clients = {}
+        for i, (name, (command, args)) in enumerate(launches.items()):
+            transport = StdioTransport(command, args, env=dict(os.environ),
+                                       log_file=logs / f"server{i}.log")  # the banner
+            clients[name] = await stack.enter_async_context(Client(transport, mode="legacy"))
+        samples: dict[str, list[float]] = {name: [] for name in clients}
+        for round_ in range(PINGS + 20):
+            for name, client in clients.items():
+                t0 = time.perf_counter()
+                await client.call_tool("ping", {})
+                if round_ >= 20:  # warm-up rounds are not counted
+                    samples[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(t) for name, t in samples.items()}
 
 
 def round_trips(server: str) -> dict[str, float]:
     ref = f"API_KEY=mcp-secrets://{server}/k"
-    direct = (sys.executable, [str(SERVER)])
-    masked = (CLI[0], [*CLI[1:], "run", "--env", ref, "--", sys.executable, str(SERVER)])
-    plain = (CLI[0], [*CLI[1:], "run", "--no-masking", "--env", ref, "--", sys.executable,
-                      str(SERVER)])
-    out: dict[str, list[float]] = {"direct": [], "run (masking)": [], "run --no-masking": []}
-    for _ in range(3):  # alternate whole sessions, keep the best median of each
-        for name, (cmd, args) in zip(out, (direct, masked, plain), strict=True):
-            out[name].append(asyncio.run(pings(cmd, args)))
-    return {name: min(v) for name, v in out.items()}
+    server_cmd = [sys.executable, str(SERVER)]
+    return asyncio.run(interleaved_pings({
+        "direct": (sys.executable, [str(SERVER)]),
+        "run (masking)": (CLI[0], [*CLI[1:], "run", "--env", ref, "--", *server_cmd]),
+        "run --no-masking": (CLI[0], [*CLI[1:], "run", "--no-masking", "--env", ref, "--",
+                                      *server_cmd]),
+    }))
 
 
 def main() -> None:
@@ -117,12 +130,14 @@ def main() -> None:
         server = f"bench-{uuid.uuid4().hex[:8]}"
         MCPSecretsStorage(server).store_secret("k", f"bench-value-{uuid.uuid4().hex}")
         s = startup(server)
-        base = s["keyring script"]
-        print(f"start-up, median of {STARTS} interleaved runs")
-        for name, t in s.items():
-            print(f"  {name:<18} {t * 1000:7.1f} ms  {t / base:5.2f}x the keyring script")
+        wall0, cpu0 = s["keyring script"]
+        print(f"start-up, median of {STARTS} interleaved runs (load average "
+              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
+        for name, (wall, cpu) in s.items():
+            print(f"  {name:<18} wall {wall * 1000:7.1f} ms {wall / wall0:5.2f}x   "
+                  f"CPU {cpu * 1000:7.1f} ms {cpu / cpu0:5.2f}x the keyring script")
         r = round_trips(server)
-        print(f"tool-call round trip (ping), median of {PINGS}, best of 3 sessions")
+        print(f"tool-call round trip (ping), median of {PINGS}, three clients pinged in turn")
         for name, t in r.items():
             print(f"  {name:<18} {t * 1000:7.3f} ms  {t / r['direct']:5.2f}x direct")
     finally:

@@ -35,8 +35,9 @@ def main() -> int:
         tmp = Path(out_dir) / f".{os.getpid()}.tmp"
         tmp.write_text(json.dumps(record))
         tmp.replace(Path(out_dir) / f"{os.getpid()}.json")
-    real = subprocess.run([sys.executable, "-m", "mcp_secrets.dialog"], input=payload,
-                          stdout=sys.stdout.buffer, check=False)
+    from mcp_secrets.dialog.launcher import builtin_command  # isolated, as the server runs it
+
+    real = subprocess.run(builtin_command(), input=payload, stdout=sys.stdout.buffer, check=False)
     return real.returncode
 
 

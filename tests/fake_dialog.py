@@ -9,7 +9,8 @@ environment (never a value: values come from a file, as a human's typing would):
   parent's pid (the server) and the template it received (templates carry no secrets), so
   tests can compare codes and check the pid is gone afterwards.
 - FAKE_DIALOG_MODE: submit (default) | cancel | hang | stubborn (ignores SIGTERM) |
-  family (starts a grandchild, records its pid, hangs) | nodisplay | garbage | extra |
+  family (starts a grandchild, records its pid, hangs) | nodisplay (exit 3) |
+  error-mentioning-display (exit 2 whose reason says "display") | garbage | extra |
   flood (8 MiB on stdout).
 - FAKE_DIALOG_VALUES: a JSON file of {field: value} to "type" on submit.
 - FAKE_DIALOG_GATE: a path; submit waits until it exists (the human pressing Enter).
@@ -52,7 +53,10 @@ def main() -> int:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _record(record)
     if mode == "nodisplay":
-        sys.stderr.write("error: no display available for the credentials dialog (fake)\n")
+        sys.stderr.write("error: no window can be shown here (fake)\n")
+        return 3
+    if mode == "error-mentioning-display":
+        sys.stderr.write("error: bad template: field 'display' is not valid (fake)\n")
         return 2
     if mode == "cancel":
         return 1

@@ -388,3 +388,68 @@ def test_ctrl_c_at_the_prompt_exits_130_quietly(server_name: str) -> None:
     assert term.wait() == 130
     assert b"Traceback" not in term.output and b"KeyboardInterrupt" not in term.output
     assert names(server_name) == []
+
+
+# ---------------------------------------------------------------- no argument is ever echoed
+
+ECHO = "CANARY-echo-7Hq2pV9x"
+ECHO_PATTERNS: list[list[str]] = [
+    ["get", "srv", "nm", f"--reveal={ECHO}"],
+    ["get", "srv", "nm", f"--json={ECHO}"],
+    ["get", "srv", "nm", f"--no-newline={ECHO}"],
+    ["get", "srv", "nm", f"-n{ECHO}"],
+    ["get", "srv", "nm", f"--rev={ECHO}"],  # an abbreviation of --reveal
+    ["clear", "srv", f"--yes={ECHO}"],
+    ["clear", "srv", f"-y{ECHO}"],
+    [f"--version={ECHO}"],
+    [f"--help={ECHO}"],
+    [f"-h{ECHO}"],
+    [f"--={ECHO}", "list", "srv"],  # "ambiguous option: --=VALUE could match ..."
+    ["--backend", ECHO, "list", "srv"],
+    [f"--backend={ECHO}", "list", "srv"],
+    [f"--ba={ECHO}", "list", "srv"],
+    [ECHO],  # a value pasted where the command goes
+    ["list", "srv", ECHO],
+    ["get", f"srv/{ECHO}", "nm"],  # a value pasted where a name goes (a slash breaks the rule)
+    ["delete", "srv", f"{ECHO}/x" * 10],
+]
+
+
+@pytest.mark.parametrize("argv", ECHO_PATTERNS, ids=lambda a: " ".join(a).replace(ECHO, "V"))
+def test_no_argument_value_is_echoed(argv: list[str]) -> None:
+    proc = run(*argv, secret=ECHO)
+    assert proc.returncode in (1, 2), proc.stderr
+    one_line_failure(proc)
+
+
+@pytest.mark.parametrize("command", [["list", "srv"], ["doctor"], ["doctor", "--json"]])
+def test_backend_variable_value_is_not_echoed(command: list[str]) -> None:
+    proc = run(*command, env={**os.environ, "MCP_SECRETS_BACKEND": ECHO}, secret=ECHO)
+    assert proc.returncode == 1
+    assert "MCP_SECRETS_BACKEND" in proc.stdout + proc.stderr
+
+
+# ---------------------------------------------------------------- no value in an error's frames
+
+def test_refused_values_leave_nothing_in_the_exception(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the person typed or piped, then refused, is not in the error's chain or frames."""
+    import getpass
+    import io
+
+    from mcp_secrets.cli import prompts
+    from mcp_secrets.cli.errors import CLIError
+    from tests.leaks import assert_absent
+
+    value = canary()
+    answers = iter([value, value + "-typo"])
+    monkeypatch.setattr(getpass, "getpass", lambda _prompt="": next(answers))
+    with pytest.raises(CLIError, match="did not match") as info:
+        prompts._prompt_hidden("k")
+    assert_absent(info.value, value)
+
+    for raw in (value.encode() + b"\xff\xfe", value.encode() * (prompts.MAX_STDIN_BYTES
+                                                                // len(value) + 2)):
+        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(raw)))
+        with pytest.raises(CLIError, match="nothing was stored") as info:
+            prompts.read_secret_value("k")
+        assert_absent(info.value, value)

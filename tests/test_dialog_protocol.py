@@ -7,8 +7,10 @@ fail before any window could open, so they need no display (DISPLAY is removed t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 from typing import Any
@@ -19,6 +21,7 @@ from mcp_secrets.dialog import protocol
 from mcp_secrets.dialog.protocol import (
     EXIT_CANCELLED,
     EXIT_ERROR,
+    EXIT_NO_DISPLAY,
     EXIT_OK,
     Field,
     Template,
@@ -93,8 +96,11 @@ HOSTILE: dict[str, tuple[bytes, str]] = {
                          "title contains a control character (U+000A)"),
     "bidi override in label": (json.dumps(_with_field(label="Key\u202e")).encode(),
                                "U+202E"),
-    "bad name": (json.dumps(_with_field(name="a/b")).encode(), "path separator"),
-    "reserved name": (json.dumps(_with_field(name="__index")).encode(), "reserved"),
+    "control char in name": (json.dumps(_with_field(name="a\x07b")).encode(),
+                             "unprintable character (U+0007)"),
+    "name with spaces around": (json.dumps(_with_field(name=" key")).encode(),
+                                "must not start or end with whitespace"),
+    "empty name": (json.dumps(_with_field(name="")).encode(), "must not be empty"),
     "long title": (json.dumps({**GOOD, "title": "t" * 500}).encode(), "the limit is 200"),
     "invalid url default": (json.dumps(_with_field(field_type="url",
                                                    default="javascript:x")).encode(),
@@ -123,16 +129,24 @@ def test_error_message_never_echoes_a_default_value() -> None:
     assert canary not in r.stderr.decode()
 
 
-def test_valid_template_without_display_is_exit_2_no_display() -> None:
+def test_valid_template_without_display_is_exit_3_no_display() -> None:
     r = _run(json.dumps(GOOD).encode())
-    assert (r.returncode, r.stdout) == (EXIT_ERROR, b"")
-    assert r.stderr.decode().startswith("error: no display available for the credentials dialog")
+    assert (r.returncode, r.stdout) == (EXIT_NO_DISPLAY, b"")
+    err = r.stderr.decode()
+    assert err.startswith("error: no display available for the credentials dialog")
+    assert err.count("\n") == 1 and "mcp-secrets set" in err
 
 
 def test_wayland_only_says_why() -> None:
     r = _run(json.dumps(GOOD).encode(), {"WAYLAND_DISPLAY": "wayland-0"})
-    assert r.returncode == EXIT_ERROR
+    assert r.returncode == EXIT_NO_DISPLAY
     assert "WAYLAND_DISPLAY is set but DISPLAY is not" in r.stderr.decode()
+
+
+def test_a_bad_template_is_exit_2_even_without_a_display() -> None:
+    """The template is judged first: a broken template is the caller's bug, not the host's."""
+    r = _run(b'{"title": "x"}')
+    assert r.returncode == EXIT_ERROR
 
 
 def test_unexpected_argument_is_exit_2() -> None:
@@ -151,7 +165,7 @@ def test_importing_the_protocol_does_not_import_tk() -> None:
 
 
 def test_exit_codes_are_the_contract() -> None:
-    assert (EXIT_OK, EXIT_CANCELLED, EXIT_ERROR) == (0, 1, 2)
+    assert (EXIT_OK, EXIT_CANCELLED, EXIT_ERROR, EXIT_NO_DISPLAY) == (0, 1, 2, 3)
 
 
 # ----------------------------------------------------------------- building templates
@@ -274,3 +288,198 @@ def test_parse_result_checks_shape_and_never_echoes_output() -> None:
 def test_limits_are_what_the_docs_say() -> None:
     assert protocol.MAX_TEMPLATE_BYTES == 64 * 1024
     assert protocol.MAX_FIELDS == 50
+
+
+# ----------------------------------------------------------------- the choice field
+
+DECISION = {"name": "decision", "label": "Use API_KEY?", "field_type": "choice",
+            "options": ["Allow", "Allow for session", "Deny"], "required": True}
+
+
+def test_choice_template_round_trips_and_validates_the_answer() -> None:
+    t = parse_template(json.dumps({**GOOD, "fields": [DECISION]}))
+    f = t.fields[0]
+    assert (f.field_type, f.options) == ("choice", ("Allow", "Allow for session", "Deny"))
+    assert parse_template(t.to_json()) == t
+    assert json.loads(t.to_json())["fields"][0]["options"] == DECISION["options"]
+    assert "options" not in json.loads(_tmpl().to_json())["fields"][0]  # only on choices
+    assert json.loads(build_result(t, {"decision": "Allow for session"})) == {
+        "decision": "Allow for session"}
+    for bad in ("allow", "Allow ", "Maybe", ""):
+        with pytest.raises(TemplateError, match="choose one of the options"):
+            build_result(t, {"decision": bad})
+    assert parse_result('{"decision": "Deny"}', t) == {"decision": "Deny"}
+    with pytest.raises(DialogError, match="not one of its options") as info:
+        parse_result('{"decision": "canary-Yes please"}', t)
+    assert "canary" not in str(info.value)
+    with pytest.raises(DialogError, match="required field 'decision'"):
+        parse_result("{}", t)
+
+
+def test_optional_choice_may_be_left_unanswered_and_default_must_be_an_option() -> None:
+    t = Template("T", [Field("mode", "Mode", "choice", options=("fast", "safe"),
+                             default="safe")])
+    assert t.fields[0].options == ("fast", "safe")
+    assert json.loads(build_result(t, {"mode": ""})) == {}
+    with pytest.raises(TemplateError, match="default is not valid: choose one of the options"):
+        Field("mode", "Mode", "choice", options=("fast", "safe"), default="slow")
+
+
+CHOICE_HOSTILE: dict[str, tuple[dict[str, Any], str]] = {
+    "no options": ({**DECISION, "options": None}, "needs options"),
+    "missing options": ({k: v for k, v in DECISION.items() if k != "options"}, "needs options"),
+    "one option": ({**DECISION, "options": ["Allow"]}, "a choice needs 2 to 10"),
+    "eleven options": ({**DECISION, "options": [f"o{i}" for i in range(11)]},
+                       "a choice needs 2 to 10"),
+    "duplicates": ({**DECISION, "options": ["Allow", "Allow"]}, "must be distinct"),
+    "empty option": ({**DECISION, "options": ["Allow", "  "]}, "options[1] is empty"),
+    "long option": ({**DECISION, "options": ["Allow", "x" * 101]}, "the limit is 100"),
+    "option not a string": ({**DECISION, "options": ["Allow", 3]}, "must be a string"),
+    "control char": ({**DECISION, "options": ["Allow", "De\nny"]}, "control character"),
+    "bidi override": ({**DECISION, "options": ["Allow", "\u202eyneD"]}, "U+202E"),
+    "options not a list": ({**DECISION, "options": "Allow,Deny"}, "must be an array"),
+    "options on a text field": ({**DECISION, "field_type": "text"},
+                                "options belong to choice fields only"),
+    "default not an option": ({**DECISION, "default": "Sure"}, "default is not valid"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CHOICE_HOSTILE))
+def test_bad_choice_fields_are_refused(case: str) -> None:
+    field, reason = CHOICE_HOSTILE[case]
+    with pytest.raises(TemplateError, match=re.escape(reason)):
+        parse_template(json.dumps({**GOOD, "fields": [field]}))
+    r = _run(json.dumps({**GOOD, "fields": [field]}).encode())
+    assert r.returncode == EXIT_ERROR and r.stderr.decode().count("\n") == 1
+
+
+# ----------------------------------------------------------------- never a stray exception
+
+
+def test_huge_integers_and_non_string_keys_are_template_errors() -> None:
+    huge = b'{"title": "t", "fields": [], "x": ' + b"9" * 5000 + b"}"
+    with pytest.raises(TemplateError, match="number too large"):
+        parse_template(huge)
+    r = _run(huge)
+    assert r.returncode == EXIT_ERROR and "bad template" in r.stderr.decode()
+    from mcp_secrets.dialog.protocol import template_from_dict
+
+    with pytest.raises(TemplateError, match="not a string"):
+        template_from_dict({"title": "t", 1: "x", "fields": []})
+    with pytest.raises(TemplateError, match="not a string"):
+        template_from_dict({"title": "t", "fields": [{"name": "a", "field_type": "text",
+                                                       None: 1}]})
+    with pytest.raises(TemplateError, match="fields must be a list"):
+        Template("t", 5)  # type: ignore[arg-type]
+
+
+def _random_json(rng: Any, depth: int = 0) -> Any:
+    pick = rng.randrange(10 if depth < 3 else 6)
+    if pick == 0:
+        return None
+    if pick == 1:
+        return rng.choice([True, False])
+    if pick == 2:
+        return rng.choice([0, -1, 10**30, 1.5, float("1e308")])
+    if pick in (3, 4, 5):
+        return rng.choice(["", "a", "x" * 300, "\u202e", "Allow", "text", "choice",
+                           "password", "url", "email", "https://a.example", "\x00"])
+    if pick in (6, 7):
+        return [_random_json(rng, depth + 1) for _ in range(rng.randrange(4))]
+    keys = ["title", "description", "fields", "name", "label", "field_type", "required",
+            "default", "placeholder", "help_text", "options", "zz"]
+    return {rng.choice(keys): _random_json(rng, depth + 1) for _ in range(rng.randrange(6))}
+
+
+def _random_template(rng: Any) -> Any:
+    fields = []
+    for i in range(rng.randrange(4)):
+        f = {"name": rng.choice([f"f{i}", _random_json(rng)]),
+             "field_type": rng.choice(["text", "choice", "url", _random_json(rng)])}
+        for key in ("label", "required", "default", "placeholder", "help_text", "options"):
+            if rng.random() < 0.4:
+                f[key] = rng.choice([_random_json(rng), ["Allow", "Deny"], "Allow"])
+        fields.append(f)
+    tmpl = {"title": rng.choice(["T", _random_json(rng)]), "fields": fields}
+    if rng.random() < 0.3:
+        tmpl[rng.choice([1, None, "x"])] = 1  # non-string keys reach template_from_dict
+    return tmpl
+
+
+def test_fuzzed_templates_only_ever_raise_template_error() -> None:
+    import random
+
+    from mcp_secrets.dialog.protocol import template_from_dict
+
+    rng = random.Random(20261123)
+    for _ in range(3000):
+        raw = _random_template(rng) if rng.random() < 0.7 else _random_json(rng)
+        with contextlib.suppress(TemplateError):
+            template_from_dict(raw)
+        with contextlib.suppress(TemplateError):
+            parse_template(json.dumps(raw, default=str, skipkeys=True))
+
+
+# ----------------------------------------------------------------- sizes agree end to end
+
+
+def test_a_template_a_dialog_would_refuse_cannot_be_sent() -> None:
+    """Per-field limits allow ~500 KB; what `to_json` sends must fit what a dialog reads."""
+    fields = [Field(f"f{i}", "L" * protocol.MAX_LABEL, "text", default="d" * protocol.MAX_DEFAULT,
+                    help_text="h" * protocol.MAX_HELP) for i in range(protocol.MAX_FIELDS)]
+    big = Template("T", fields)  # every field is within its own limits
+    with pytest.raises(TemplateError, match="a dialog reads at most 64 KiB"):
+        big.to_json()
+    # Anything to_json does produce, the dialog's reader accepts.
+    fits = Template("T", fields[:5])
+    assert parse_template(fits.to_json().encode()) == fits
+
+
+def test_values_too_large_together_are_refused_with_a_reason() -> None:
+    t = Template("T", [Field(f"f{i}", field_type="password") for i in range(20)])
+    values = {f"f{i}": "v" * protocol.MAX_VALUE for i in range(20)}  # each within its limit
+    with pytest.raises(TemplateError, match="values together are longer") as info:
+        build_result(t, values)
+    assert "vvvv" not in str(info.value)
+    from mcp_secrets.dialog.launcher import MAX_STDOUT
+
+    assert MAX_STDOUT >= protocol.MAX_RESULT_BYTES + 1  # the launcher reads all a dialog may send
+
+
+# ----------------------------------------------------------------- no value in an error
+
+LEAK = "canary-LEAK-4k2Pq9"
+
+
+@pytest.mark.parametrize("output", [
+    f"not json {LEAK}",
+    json.dumps([LEAK]),
+    json.dumps({"key": LEAK, "zzz": LEAK}),
+    json.dumps({"key": LEAK, "url": 5}),
+    json.dumps({"key": LEAK, "decision": LEAK}),
+    json.dumps({"url": LEAK}),  # the required "key" is missing
+])
+def test_refused_output_leaves_no_value_in_the_exception(output: str) -> None:
+    from tests.leaks import assert_absent
+
+    t = Template("T", [*_tmpl().fields,
+                       Field("decision", field_type="choice", options=("Allow", "Deny"))])
+    with pytest.raises(DialogError) as info:
+        parse_result(output, t)
+    assert_absent(info.value, LEAK)
+
+
+def test_refused_template_or_values_leave_no_value_in_the_exception() -> None:
+    from mcp_secrets.dialog.protocol import template_from_dict
+    from tests.leaks import assert_absent
+
+    prefilled = _with_field(default=LEAK, field_type="email")  # not an address: refused
+    for attempt in (lambda: parse_template(json.dumps(prefilled)),
+                    lambda: parse_template(json.dumps(prefilled)[:-3]),  # broken JSON
+                    lambda: template_from_dict(prefilled)):
+        with pytest.raises(TemplateError) as info:
+            attempt()
+        assert_absent(info.value, LEAK)
+    with pytest.raises(TemplateError) as info:
+        build_result(_tmpl(), {"key": LEAK, "url": LEAK})
+    assert_absent(info.value, LEAK)

@@ -242,23 +242,23 @@ def test_dialog_exits_when_its_parent_dies() -> None:
     assert not window_exists(title)
 
 
-def test_no_display_is_exit_2_with_a_reason() -> None:
+def test_no_display_is_exit_3_with_a_reason() -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     tmpl = json.dumps(_all_types(unique_title()))
     r = subprocess.run([sys.executable, "-m", "mcp_secrets.dialog"], input=tmpl,
                        capture_output=True, text=True, env=env, timeout=30)
-    assert (r.returncode, r.stdout) == (2, "")
+    assert (r.returncode, r.stdout) == (3, "")
     assert r.stderr.startswith("error: no display available for the credentials dialog")
     assert "mcp-secrets set" in r.stderr
     assert r.stderr.count("\n") == 1
 
 
-def test_unreachable_display_is_exit_2_from_tk() -> None:
+def test_unreachable_display_is_exit_3_from_tk() -> None:
     env = {**os.environ, "DISPLAY": ":4321"}  # nothing listens there
     r = subprocess.run([sys.executable, "-m", "mcp_secrets.dialog"],
                        input=json.dumps(_all_types(unique_title())), capture_output=True,
                        text=True, env=env, timeout=30)
-    assert (r.returncode, r.stdout) == (2, "")
+    assert (r.returncode, r.stdout) == (3, "")
     assert r.stderr.startswith("error: no display available for the credentials dialog")
     assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
 
@@ -273,3 +273,123 @@ def test_window_title_contains_template_title_and_is_findable() -> None:
         assert title in name
         press("Escape")
         assert dlg.finish()[0] == 1
+
+
+# ----------------------------------------------------------------- the choice field
+
+def _decision(title: str, default: str | None = None, extra: list[dict[str, object]] | None
+              = None) -> dict[str, object]:
+    field: dict[str, object] = {"name": "decision", "label": "Allow use of API_KEY?",
+                                "field_type": "choice", "required": True,
+                                "options": ["Allow", "Allow for session", "Deny"]}
+    if default is not None:
+        field["default"] = default
+    return template(title, [*(extra or []), field],
+                    description="Verification code: QX7M-2PLA\n\nweather wants to use API_KEY.")
+
+
+def test_choice_is_answered_with_the_keyboard() -> None:
+    """Space picks the focused option, arrows move the choice, Enter submits."""
+    with DialogProcess.start(_decision(unique_title("Permission"))) as dlg:
+        wid = dlg.wait_ready()
+        press("space")  # the first option has the focus; nothing was chosen before
+        first = pixels(wid)
+        press("Down")
+        screenshot(ARTIFACTS / "dialog-choice.png", wid)
+        assert pixel_diff(first, pixels(wid)) > 100, "the options are not visibly drawn"
+        press("Return")
+        rc, out, err = dlg.finish()
+    assert (rc, json.loads(out), err) == (0, {"decision": "Allow for session"}, "")
+
+
+def test_required_choice_blocks_enter_until_answered() -> None:
+    with DialogProcess.start(_decision(unique_title("Permission"))) as dlg:
+        wid = dlg.wait_ready()
+        _, height_before = geometry(wid)
+        press("Return")
+        assert dlg.still_running_after(1.0), "Enter submitted an unanswered required choice"
+        assert geometry(wid)[1] > height_before, "no inline error row appeared"
+        press("Up")  # from the first option, Up wraps to the last
+        press("Return")
+        rc, out, _ = dlg.finish()
+    assert (rc, json.loads(out)) == (0, {"decision": "Deny"})
+
+
+def test_choice_is_one_tab_stop_after_a_text_field_and_keeps_its_default() -> None:
+    note = {"name": "note", "label": "Note", "field_type": "text"}
+    with DialogProcess.start(_decision(unique_title("Permission"), "Deny", [note])) as dlg:
+        dlg.wait_ready()
+        type_text("hi")
+        press("Tab")  # onto the chosen option ("Deny"), not the first one
+        press("Up")
+        press("Return")
+        rc, out, _ = dlg.finish()
+    assert (rc, json.loads(out)) == (0, {"note": "hi", "decision": "Allow for session"})
+    with DialogProcess.start(_decision(unique_title("Permission"), "Deny")) as dlg:
+        dlg.wait_ready()
+        press("Return")
+        rc, out, _ = dlg.finish()
+    assert (rc, json.loads(out)) == (0, {"decision": "Deny"})
+
+
+# ----------------------------------------------------------------- many fields
+
+def _screen_height() -> int:
+    out = subprocess.run(["xwininfo", "-root"], capture_output=True, text=True, check=True,
+                         timeout=20).stdout
+    return int(next(ln.split(":")[1] for ln in out.splitlines() if "Height:" in ln))
+
+
+def test_fifty_fields_scroll_instead_of_outgrowing_the_screen() -> None:
+    fields = [{"name": f"f{i}", "label": f"Field {i}", "field_type": "text",
+               "help_text": "A line of help"} for i in range(50)]
+    tmpl = template(unique_title("Many fields"), fields, description="Verification code: "
+                    "AB3F-9K2L")
+    with DialogProcess.start(tmpl) as dlg:
+        wid = dlg.wait_ready()
+        _width, height = geometry(wid)
+        assert height <= _screen_height(), f"window is {height} px, taller than the screen"
+        press(*["Tab"] * 49)  # to the last field, scrolled into view on the way
+        type_text("last")
+        screenshot(ARTIFACTS / "dialog-50-fields.png", wid)
+        press("Return")
+        rc, out, _ = dlg.finish()
+    assert (rc, json.loads(out)) == (0, {"f49": "last"})
+
+
+# ----------------------------------------------------------------- nowhere to write the answer
+
+@pytest.mark.parametrize("how", ["reader-gone", "fd-closed"])
+def test_closed_stdout_is_exit_2_not_a_cancel(how: str) -> None:
+    """The human submitted but the answer cannot be delivered: an error (2), never read as
+    "cancelled" (1), and one line on stderr rather than a traceback."""
+    title = unique_title("Closed stdout")
+    tmpl = json.dumps(template(title, [{"name": "k", "label": "K", "field_type": "text"}]))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mcp_secrets.dialog"], stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE if how == "reader-gone" else None, stderr=subprocess.PIPE,
+        preexec_fn=(lambda: os.close(1)) if how == "fd-closed" else None,
+    )
+    try:
+        assert proc.stdin is not None and proc.stderr is not None
+        proc.stdin.write(tmpl.encode())
+        proc.stdin.close()
+        wid = find_window(title)
+        from tests.dialog_driver import wait_focus
+
+        wait_focus(wid)
+        if proc.stdout is not None:
+            proc.stdout.close()  # whoever asked has gone away
+        type_text(CANARY)
+        press("Return")
+        rc = proc.wait(timeout=20)
+        err = proc.stderr.read().decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
+    assert rc == 2, err
+    assert err == "error: could not write the result: stdout is closed\n"
+    assert CANARY not in err

@@ -21,13 +21,14 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "mcp_secrets"
 
 #: Top to bottom. A name is a top-level module or package of mcp_secrets.
 LAYERS: list[set[str]] = [
-    {"cli", "integrations"},
+    {"cli", "integrations", "proxy"},
     {"manager", "fetcher", "permissions"},
     {"elicitation", "capabilities", "ui_handler", "dialog", "verification"},
     {"storage", "stores", "selection", "cache", "names", "refs", "refs_local", "refs_team",
-     "rotation", "masking"},
+     "rotation", "masking", "migrate", "scan", "rewrite", "detect", "configs", "clients",
+     "jsonc"},
     {"backends"},
-    {"config", "errors", "paths", "audit"},
+    {"config", "errors", "paths", "audit", "children", "display"},
 ]
 #: Never import these (nor their submodules), at any depth of the package tree.
 FORBIDDEN: dict[str, set[str]] = {
@@ -48,7 +49,6 @@ KNOWN: set[tuple[str, str]] = {
     ("fetcher", "integrations"),
     ("permissions", "integrations"),
     ("manager", "integrations"),
-    ("dialog", "names"),
 }
 
 

@@ -73,15 +73,15 @@ def test_plain_text_split_anywhere(size: int) -> None:
         assert out == b"before " + M + b" after\nsecond line " + M + b"\n"
 
 
-def test_partial_line_is_passed_on_except_a_tail() -> None:
-    """A prompt with no newline shows up at once, except bytes that may start a value."""
+def test_partial_line_is_passed_on_except_a_possible_value_start() -> None:
+    """A prompt with no newline shows up at once; only bytes that may begin a value wait."""
     value = "s3cret-value-123"
     stream = Masker([value]).stream()
-    out = stream.feed(b"Enter the code please: ")
-    assert out == b"Enter the code please: "[: len(out)] and len(out) > 0
-    out += stream.feed(b"s3cret-val")
-    out += stream.feed(b"ue-123 done\n")
-    assert out == b"Enter the code please: " + M + b" done\n"
+    assert stream.feed(b"Enter the code please: ") == b"Enter the code please: "
+    assert stream.feed(b"s3cret-val") == b""  # could be the value: held
+    assert stream.feed(b"ue-123 done") == M + b" done"
+    assert stream.feed(b" s3cX") == b" s3cX"  # was not the value after all
+    assert stream.feed(b"\n") == b"\n"
 
 
 def test_json_message_held_until_its_newline() -> None:
@@ -130,3 +130,35 @@ def test_mask_json_helper_for_other_callers() -> None:
     masked = Masker([value]).mask_json({"content": [{"type": "text", "text": f"k={value}"}]})
     assert masked == {"content": [{"type": "text", "text": f"k={MARKER}"}]}
     assert value not in repr(Masker([value]))
+
+
+def test_multi_line_value_printed_raw_is_masked_line_by_line() -> None:
+    pem = ("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC" + uuid.uuid4().hex
+           + "\nAbCdEfGh" + uuid.uuid4().hex + "\n-----END PRIVATE KEY-----")
+    stream = Masker([pem]).stream()
+    out = feed_in_pieces(stream, f"key:\n{pem}\ndone\n".encode(), 5)
+    for line in pem.splitlines():
+        assert line.encode() not in out
+    assert out.startswith(b"key:\n") and out.endswith(b"done\n")
+    as_json = json.dumps({"k": pem}) + "\n"
+    assert json.loads(Masker([pem]).stream().feed(as_json.encode())) == {"k": MARKER}
+
+
+def test_carriage_returns_do_not_split_a_line() -> None:
+    value = "s3cret\rvalue-1234"
+    out = feed_in_pieces(Masker([value]).stream(), f"x {value} y\n".encode(), 3)
+    assert out == b"x " + M + b" y\n"
+
+
+def test_a_long_json_line_in_many_reads() -> None:
+    value = nasty()
+    line = json.dumps({"jsonrpc": "2.0", "id": 7, "result": {"text": "x" * 300_000 + value}})
+    out = feed_in_pieces(Masker([value]).stream(), (line + "\n").encode(), 65536)
+    assert json.loads(out)["result"]["text"] == "x" * 300_000 + MARKER
+
+
+def test_value_with_bytes_that_are_not_utf8() -> None:
+    """An environment value Python decoded with surrogateescape is masked as its real bytes."""
+    value = b"key-\xff\xfe-1234".decode("utf-8", "surrogateescape")
+    out = Masker([value]).stream().feed(b"got key-\xff\xfe-1234 here\n")
+    assert out == b"got " + M + b" here\n"

@@ -138,3 +138,14 @@ def test_library_respects_the_profile(server_name: str, monkeypatch: pytest.Monk
     assert MCPSecretsManager(server_name).retrieve_secret("k") is None
     assert MCPSecretsManager(server_name, profile="staging").retrieve_secret("k") == value
     assert MCPSecretsStorage(server_name, profile="staging").list_secrets() == ["k"]
+
+
+def test_repair_covers_every_profile(server_name: str) -> None:
+    MCPSecretsStorage(server_name).store_secret("a", canary())
+    MCPSecretsStorage(server_name, profile="prod").store_secret("b", canary())
+    everything = cli("repair")
+    assert everything.returncode == 0, everything.stderr
+    assert f"{server_name}: nothing to repair (1 secret(s))" in everything.stdout
+    assert f"{server_name} (profile prod): nothing to repair (1 secret(s))" in everything.stdout
+    one = cli("repair", "--profile", "prod", server_name)
+    assert one.stdout == f"{server_name} (profile prod): nothing to repair (1 secret(s))\n"

@@ -161,3 +161,17 @@ def test_a_profile_never_falls_back_to_another(server_name: str) -> None:
     assert "in profile 'staging'" in str(info.value)
     assert f"mcp-secrets set --profile staging {server_name} k" in str(info.value)
     assert value not in str(info.value)
+
+
+@pytest.mark.parametrize("text", ["mcp-secrets://s//k", "mcp-secrets://s/k/", "mcp-secrets://s/%",
+                                  "mcp-secrets://s/%2", "mcp-secrets://s/%zz",
+                                  "mcp-secrets://s/k?=x", "mcp-secrets://s/k?profile=a&",
+                                  "mcp-secrets://s/k#", "env://A/"])
+def test_strict_about_empty_parts_and_stray_percent_signs(text: str) -> None:
+    with pytest.raises(SecretReferenceError):
+        resolve(text, var="V")
+
+
+def test_percent_encoded_and_literal_unicode_mix() -> None:
+    ref = parse("mcp-secrets://caf%C3%A9-☃/n%2Bme?profile=a+b%2Bc")
+    assert (ref.host, ref.path, ref.query) == ("café-☃", ("n+me",), {"profile": "a b+c"})

@@ -403,3 +403,39 @@ def test_our_own_secret_settings_reach_the_child_only_by_name() -> None:
     asked = run("--env", "MCP_SECRETS_PASSPHRASE=env://MCP_SECRETS_PASSPHRASE", "--", *code,
                 env=env)
     assert asked.stdout == "True\n", asked.stderr
+
+
+def test_later_sources_win(server_name: str, tmp_path: Path) -> None:
+    storage = MCPSecretsStorage(server_name)
+    for name in ("A", "from_env", "from_file", "from_flag"):
+        storage.store_secret(name, f"{name}-value")
+    env_file = tmp_path / "a.env"
+    env_file.write_text(f"A={local_reference(server_name, 'from_file')}\n")
+    env = {**os.environ, "A": local_reference(server_name, "from_env")}
+    show = py("import os; print(os.environ['A'])")
+    flag = ["--env", f"A={local_reference(server_name, 'from_flag')}"]
+    cases = [([], "from_env-value"), (["--server", server_name], "A-value"),
+             (["--server", server_name, "--env-file", str(env_file)], "from_file-value"),
+             (["--env-file", str(env_file), *flag, "--server", server_name], "from_flag-value")]
+    for flags, want in cases:
+        proc = run("--no-masking", *flags, "--", *show, env=env)
+        assert proc.stdout == want + "\n", (flags, proc.stderr)
+
+
+def test_a_grandchild_holding_stdout_does_not_keep_run_alive(tmp_path: Path) -> None:
+    """CMD exited; a daemon it left behind still has the pipe. run reports CMD's status
+    instead of waiting for that daemon's end of the pipe."""
+    pid_file = tmp_path / "grandchild.pid"
+    code = py(f"""
+        import subprocess, sys
+        p = subprocess.Popen(["sleep", "60"])  # inherits our stdout and stderr
+        open({str(pid_file)!r}, "w").write(str(p.pid))
+        print("bye", flush=True)
+        sys.exit(5)
+    """)
+    try:
+        proc = run("--", *code, timeout=30)
+        assert proc.returncode == 5 and proc.stdout == "bye\n"
+    finally:
+        if pid_file.exists():
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)

@@ -164,7 +164,8 @@ def test_unknown_backend_lists_the_valid_ones(tmp_path: Path) -> None:
         assert name in out["error"][1]
     diag = out["diag"]
     assert isinstance(diag, dict)
-    assert diag["backend"] is None and "plaintext" in diag["reason"]
+    assert diag["backend"] is None and "MCP_SECRETS_BACKEND" in diag["reason"]
+    assert "plaintext" not in diag["reason"]  # a value pasted into the variable is not echoed
 
 
 def test_explicit_keyring_uses_keyrings_real_secret_service(tmp_path: Path) -> None:

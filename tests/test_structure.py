@@ -57,9 +57,7 @@ def _env_reads(path: Path) -> set[str]:
 
 #: Readers outside config.py that other work in progress migrates (the dialog launcher and the
 #: elicitation layer); each must still exist, so a migrated one is struck off here.
-PENDING_ENV_READS = {
-    "ui_handler.py", "fetcher.py", "dialog/__main__.py", "cli/doctor.py",
-}
+PENDING_ENV_READS: set[str] = set()
 
 
 def test_environment_is_read_only_through_config() -> None:

@@ -1,19 +1,28 @@
-"""AsyncUIHandler against the protocol: a FAKE dialog for the many edge cases, and the REAL Tk
-dialog on the rig's Xvfb for the happy path and for "close really removes the window"."""
+"""The dialog launcher (AsyncUIHandler) against the protocol: a FAKE dialog for the many edge
+cases, and the REAL Tk dialog on the rig's Xvfb for the happy path and for "close really
+removes the window"."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import signal
+import subprocess
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from mcp_secrets.dialog.launcher import (
+    AsyncUIHandler,
+    builtin_command,
+    default_command,
+    default_timeout,
+)
 from mcp_secrets.errors import DialogCancelled, DialogError, DialogTimeout, NoDisplayError
-from mcp_secrets.ui_handler import AsyncUIHandler, default_command, default_timeout
 from tests import dialog_driver
 from tests.procs import dead, gone
 
@@ -32,6 +41,15 @@ def template(title: str = "MCP Secrets for unit", required: bool = True) -> dict
     }
 
 
+
+
+async def collect(handler: AsyncUIHandler, tmpl: dict[str, Any]) -> dict[str, str]:
+    """Start a dialog and wait for its values, closing it however the wait ends."""
+    session = await handler.start(tmpl)
+    try:
+        return await session.wait()
+    finally:
+        await session.close()
 
 
 @pytest.fixture
@@ -86,7 +104,7 @@ def test_submit_roundtrip_template_only_on_stdin(fake_env: Path,
     ("mode", "error", "text"),
     [
         ("cancel", DialogCancelled, "cancelled"),
-        ("nodisplay", NoDisplayError, "no display available"),
+        ("nodisplay", NoDisplayError, "no window can be shown here"),
         ("garbage", DialogError, "not JSON"),
         ("extra", DialogError, "did not ask for"),
         ("flood", DialogError, "wrote more than"),
@@ -96,7 +114,7 @@ def test_failures_are_clear_errors(fake_env: Path, monkeypatch: pytest.MonkeyPat
                                    error: type[Exception], text: str) -> None:
     monkeypatch.setenv("FAKE_DIALOG_MODE", mode)
     with pytest.raises(error, match=text) as info:
-        asyncio.run(AsyncUIHandler(FAKE, timeout=60).run(template()))
+        asyncio.run(collect(AsyncUIHandler(FAKE, timeout=60), template()))
     assert CANARY not in str(info.value) and "this is not json" not in str(info.value)
     assert "not_in_template" not in str(info.value)
 
@@ -108,12 +126,12 @@ def test_failures_are_clear_errors(fake_env: Path, monkeypatch: pytest.MonkeyPat
 def test_malformed_output_never_quoted(fake_env: Path, values: object, text: str) -> None:
     (fake_env / "values.json").write_text(json.dumps(values))
     with pytest.raises(DialogError, match=text) as info:
-        asyncio.run(AsyncUIHandler(FAKE, timeout=60).run(template()))
+        asyncio.run(collect(AsyncUIHandler(FAKE, timeout=60), template()))
     assert CANARY not in str(info.value) and "bob" not in str(info.value)
 
 
 def test_optional_fields_may_be_omitted(fake_env: Path) -> None:
-    assert asyncio.run(AsyncUIHandler(FAKE, timeout=60).run(template())) == {"api_key": CANARY}
+    assert asyncio.run(collect(AsyncUIHandler(FAKE, timeout=60), template())) == {"api_key": CANARY}
 
 
 def test_timeout_kills_and_reaps(fake_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -163,9 +181,26 @@ def test_cancelling_wait_kills_the_whole_group(fake_env: Path,
     assert dead(grandchild), "the dialog's own child survived: process group not killed"
 
 
+def test_only_exit_3_means_no_display(fake_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The launcher reads the exit code, not the words: an exit-2 reason that happens to say
+    "display" is an ordinary dialog failure."""
+    monkeypatch.setenv("FAKE_DIALOG_MODE", "error-mentioning-display")
+    with pytest.raises(DialogError, match="the credential dialog failed") as info:
+        asyncio.run(collect(AsyncUIHandler(FAKE, timeout=60), template()))
+    assert not isinstance(info.value, NoDisplayError)
+
+
+def test_the_old_module_path_still_works() -> None:
+    import mcp_secrets
+    from mcp_secrets import ui_handler
+
+    assert ui_handler.AsyncUIHandler is AsyncUIHandler
+    assert mcp_secrets.AsyncUIHandler is AsyncUIHandler
+
+
 def test_close_escalates_to_sigkill(fake_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAKE_DIALOG_MODE", "stubborn")
-    monkeypatch.setattr("mcp_secrets.ui_handler.KILL_GRACE", 0.3)
+    monkeypatch.setattr("mcp_secrets.dialog.launcher.KILL_GRACE", 0.3)
 
     async def main() -> tuple[int, int | None]:
         session = await AsyncUIHandler(FAKE, timeout=60).start(template())
@@ -180,19 +215,20 @@ def test_close_escalates_to_sigkill(fake_env: Path, monkeypatch: pytest.MonkeyPa
 def test_bad_template_spawns_nothing(fake_env: Path) -> None:
     bad = template() | {"fields": [{"name": "k", "field_type": "colour"}]}
     with pytest.raises(DialogError, match="unknown field_type"):
-        asyncio.run(AsyncUIHandler(FAKE, timeout=60).run(bad))
+        asyncio.run(collect(AsyncUIHandler(FAKE, timeout=60), bad))
     assert records(fake_env) == []
 
 
 def test_missing_program_is_a_clear_error() -> None:
     with pytest.raises(DialogError, match="could not start the credential dialog"):
-        asyncio.run(AsyncUIHandler(["/nonexistent/dialog"], timeout=5).run(template()))
+        asyncio.run(collect(AsyncUIHandler(["/nonexistent/dialog"], timeout=5), template()))
 
 
 def test_environment_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MCP_SECRETS_DIALOG", raising=False)
     monkeypatch.delenv("MCP_SECRETS_DIALOG_TIMEOUT", raising=False)
-    assert default_command() == [sys.executable, "-m", "mcp_secrets.dialog"]
+    assert default_command() == builtin_command()
+    assert builtin_command()[:3] == [sys.executable, "-I", "-c"]  # isolated interpreter
     assert default_timeout() == 300
     monkeypatch.setenv("MCP_SECRETS_DIALOG", "zenity-wrapper --flag 'two words'")
     monkeypatch.setenv("MCP_SECRETS_DIALOG_TIMEOUT", "12.5")
@@ -256,3 +292,206 @@ def test_dialog_child_environment_is_minimal(fake_env: Path,
     assert f"DISPLAY={os.environ['DISPLAY']}".encode() in tk_env.split(b"\0")
     assert (CANARY + "-pass").encode() not in custom_env
     assert b"FAKE_DIALOG_MODE=hang" in custom_env.split(b"\0")
+
+
+# ----------------------------------------------------------------- isolation of our dialog
+
+PLANTED = ("tkinter", "json", "mcp_secrets", "runpy", "sitecustomize", "usercustomize",
+           "encodings_extra")
+
+
+def plant(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A server working directory and a PYTHONPATH entry full of modules that, if imported,
+    write their name to a marker file (an attacker's ``./tkinter.py``)."""
+    marker = tmp_path / "planted-code-ran.txt"
+    code = f"open({str(marker)!r}, 'a').write(__name__ + '\\n')\n"
+    cwd, pythonpath = tmp_path / "server-cwd", tmp_path / "pythonpath"
+    for directory in (cwd, pythonpath):
+        directory.mkdir()
+        for name in PLANTED:
+            (directory / f"{name}.py").write_text(code)
+    (tmp_path / "startup.py").write_text(code)
+    return cwd, pythonpath, marker
+
+
+@pytest.mark.display
+def test_code_planted_in_cwd_or_pythonpath_never_runs_in_the_dialog(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cwd, pythonpath, marker = plant(tmp_path)
+    monkeypatch.chdir(cwd)
+    monkeypatch.setenv("PYTHONPATH", str(pythonpath))
+    monkeypatch.setenv("PYTHONSTARTUP", str(tmp_path / "startup.py"))
+    monkeypatch.setenv("PYTHONINSPECT", "1")
+    title = dialog_driver.unique_title("MCP Secrets for planted")
+
+    async def main() -> dict[str, str]:
+        session = await AsyncUIHandler(timeout=60).start(template(title))
+        try:
+            wid = await asyncio.to_thread(dialog_driver.find_window, title)
+            await asyncio.to_thread(dialog_driver.wait_focus, wid)
+            await asyncio.to_thread(dialog_driver.type_text, "typed-by-the-human")
+            await asyncio.to_thread(dialog_driver.press, "Return")
+            return await session.wait()
+        finally:
+            await session.close()
+
+    assert asyncio.run(main()) == {"api_key": "typed-by-the-human"}
+    assert not marker.exists(), f"planted code ran in the dialog: {marker.read_text()!r}"
+
+
+@pytest.mark.display
+def test_doctors_tk_probe_ignores_planted_modules(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from mcp_secrets.cli.doctor import display_check
+
+    cwd, pythonpath, marker = plant(tmp_path)
+    monkeypatch.chdir(cwd)
+    monkeypatch.setenv("PYTHONPATH", str(pythonpath))
+    info = display_check()
+    assert info["tk_opens_display"] is True, info
+    assert not marker.exists(), f"planted code ran in doctor's probe: {marker.read_text()!r}"
+
+
+def test_no_python_environment_variable_reaches_our_dialog(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from mcp_secrets.dialog.launcher import dialog_env
+
+    for var in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONINSPECT"):
+        monkeypatch.setenv(var, "/planted")
+    assert not [k for k in dialog_env(True) if k.startswith("PYTHON")]
+
+
+# ----------------------------------------------------------------- the dialog dies with us
+
+KILLED_EARLY = textwrap.dedent("""
+    import asyncio, json, os, sys
+    from mcp_secrets.dialog.launcher import AsyncUIHandler
+
+    async def main():
+        handler = AsyncUIHandler(sys.argv[1:] or None, timeout=600)
+        session = await handler.start({"title": os.environ["TITLE"], "fields": [
+            {"name": "k", "field_type": "text"}]})
+        print(session.pid, flush=True)
+        await asyncio.sleep(0.02)  # the template is in the pipe; the dialog is still starting
+        os.kill(os.getpid(), 9)  # the server dies right after spawning (well within 0.2 s)
+
+    asyncio.run(main())
+""")
+
+SUBREAPER = textwrap.dedent("""
+    import ctypes, json, os, subprocess, sys, time
+    ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans come to us
+    server = subprocess.Popen([sys.executable, "-c", sys.argv[1], *sys.argv[2:]],
+                              stdout=subprocess.PIPE)
+    dialog_pid = int(server.stdout.readline())
+    server.wait()
+    deadline = time.monotonic() + 30
+    outcome = "survived"
+    while time.monotonic() < deadline:
+        try:
+            pid, status = os.waitpid(dialog_pid, os.WNOHANG)
+        except ChildProcessError:
+            # Killed as the server's forking thread died, and reaped by one of the server's
+            # threads that died a moment later: gone before it could be handed to us.
+            outcome = "reaped by the dying server"
+            break
+        if pid:
+            outcome = os.waitstatus_to_exitcode(status)
+            break
+        time.sleep(0.05)
+    else:  # the dialog outlived its server: say so, and do not leave it behind
+        os.killpg(dialog_pid, 9)
+        os.waitpid(dialog_pid, 0)
+    print(json.dumps({"server": server.returncode, "dialog": outcome}), flush=True)
+""")
+
+
+def _kill_server_right_after_spawn(argv: list[str], title: str) -> dict[str, object]:
+    r = subprocess.run([sys.executable, "-c", SUBREAPER, KILLED_EARLY, *argv],
+                       capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "TITLE": title})
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout.splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def test_a_custom_dialog_dies_with_a_server_killed_at_once(fake_env: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_DIALOG_MODE", "stubborn")  # ignores SIGTERM, never exits by itself
+    result = _kill_server_right_after_spawn(FAKE, "custom")
+    assert result["server"] == -9
+    assert result["dialog"] in (-9, "reaped by the dying server"), result
+
+
+@pytest.mark.display
+def test_our_dialog_dies_with_a_server_killed_at_once() -> None:
+    title = dialog_driver.unique_title("MCP Secrets for killed")
+    result = _kill_server_right_after_spawn([], title)
+    assert result["server"] == -9
+    assert result["dialog"] in (-9, "reaped by the dying server"), result
+    assert not dialog_driver.window_exists(title)
+
+
+def test_the_hook_arms_the_signal_and_catches_a_parent_already_gone() -> None:
+    """Between fork and exec: the hook arms SIGKILL-on-parent-death, and a child whose parent
+    is no longer the process that started it (it died in between) exits at once."""
+    import ctypes
+
+    from mcp_secrets.children import die_with_parent
+
+    hook = die_with_parent()
+    assert hook is not None
+    pid = os.fork()
+    if pid == 0:  # a direct child: armed, and carries on
+        code = 3
+        try:
+            hook()
+            sig = ctypes.c_int()
+            ctypes.CDLL(None).prctl(2, ctypes.byref(sig), 0, 0, 0)  # PR_GET_PDEATHSIG
+            code = 0 if sig.value == signal.SIGKILL else 4
+        finally:
+            os._exit(code)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+    pid = os.fork()
+    if pid == 0:  # stands in for "reparented": our parent is not the hook's creator
+        code = 3
+        try:
+            inner = os.fork()
+            if inner == 0:
+                try:
+                    hook()
+                finally:
+                    os._exit(0)  # reached only if the hook let a stranger's child through
+            code = os.waitstatus_to_exitcode(os.waitpid(inner, 0)[1])
+        finally:
+            os._exit(code)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 1
+
+
+# ----------------------------------------------------------------- no value in an error
+
+@pytest.mark.parametrize("mode", ["extra", "choice-not-an-option"])
+def test_a_refused_answer_leaves_no_value_in_the_exception(
+        fake_env: Path, monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
+    """The dialog's output held a value, and we refused the output: neither the error's chain
+    nor its traceback's frame locals may still hold that value."""
+    from tests.leaks import assert_absent
+
+    tmpl = template()
+    if mode == "choice-not-an-option":
+        tmpl["fields"].append({"name": "decision", "field_type": "choice",
+                               "options": ["Allow", "Deny"]})
+        (fake_env / "values.json").write_text(json.dumps({"api_key": CANARY,
+                                                          "decision": CANARY}))
+    else:
+        monkeypatch.setenv("FAKE_DIALOG_MODE", mode)
+
+    async def main() -> None:
+        session = await AsyncUIHandler(FAKE, timeout=60).start(tmpl)
+        try:
+            await session.wait()
+        finally:
+            await session.close()
+
+    with pytest.raises(DialogError) as info:
+        asyncio.run(main())
+    assert_absent(info.value, CANARY)

@@ -25,8 +25,12 @@ defined here and exported from ``mcp_secrets``; no other module defines its own:
     ├── DialogError                  the credential dialog failed
     │   ├── NoDisplayError           there is no display to show it on
     │   ├── DialogCancelled          the human closed or cancelled it
-    │   └── DialogTimeout            the human did not answer in time
+    │   ├── DialogTimeout            the human did not answer in time
+    │   └── TemplateError            (also ValueError) a template breaks the dialog protocol
     ├── SecretReferenceError         (also ValueError) a bad or dangling secret reference
+    ├── ConfigFileError              an MCP client's config file cannot be read or rewritten
+    ├── MigrationError               `migrate` stopped before changing a file
+    ├── ProxyConfigError             (also ValueError) a URL or header `proxy` cannot use
     └── CLIError                     a command-line failure, with its exit code
 """
 
@@ -120,7 +124,7 @@ class DialogError(SecretsError):
 
 
 class NoDisplayError(DialogError):
-    """There is no display to show the credential dialog on."""
+    """No window can be shown here (the dialog program exited 3)."""
 
 
 class DialogCancelled(DialogError):
@@ -131,6 +135,19 @@ class DialogTimeout(DialogError):
     """The human did not answer the credential dialog in time; the dialog was closed."""
 
 
+class TemplateError(DialogError, ValueError):
+    """A dialog template (or the values collected for it) breaks the dialog protocol; the
+    message is one line, names no value, and says what to fix."""
+
+
+class CLIError(SecretsError):
+    """A command-line failure with a message fit to print as-is, and the exit code to use."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class SecretReferenceError(SecretsError, ValueError):
     """A secret reference is malformed, of an unknown scheme, or names a secret that is missing.
 
@@ -138,19 +155,25 @@ class SecretReferenceError(SecretsError, ValueError):
     value."""
 
 
-class CLIError(SecretsError):
-    """A command-line failure with a message fit to print as-is (never holds a secret value)
-    and the exit code to leave with (1: refused or failed, 2: bad usage)."""
+class ConfigFileError(SecretsError):
+    """An MCP client's config file cannot be read, parsed or safely rewritten (malformed,
+    read-only, changed by another program meanwhile). The message names the file, never a value."""
 
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
+
+class MigrationError(SecretsError):
+    """`mcp-secrets migrate` stopped before changing a file (values could not be stored, or a
+    config cannot be rewritten safely). The message says what to do."""
+
+
+class ProxyConfigError(SecretsError, ValueError):
+    """`mcp-secrets proxy` was given a URL or header it cannot use; nothing was started."""
 
 
 #: Every class above, in the order drawn; `mcp_secrets` exports them all.
 __all__ = [
     "BackendError",
     "CLIError",
+    "ConfigFileError",
     "CorruptedEntryError",
     "DBusCallError",
     "DialogCancelled",
@@ -159,15 +182,18 @@ __all__ = [
     "InvalidSecretName",
     "InvalidValueError",
     "KeychainLockedError",
+    "MigrationError",
     "NoDisplayError",
     "NoKeychainError",
     "PassphraseError",
     "PermissionDeniedError",
+    "ProxyConfigError",
     "ReadOnlyStoreError",
     "SecretReferenceError",
     "SecretsError",
     "StoreDamagedError",
     "StoreEntryNotFound",
+    "TemplateError",
     "UnknownBackendError",
     "UnsupportedBackendError",
     "ValueTooLargeError",

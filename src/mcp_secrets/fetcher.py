@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import secrets
 import shlex
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -37,9 +35,9 @@ from mcp_secrets.names import validate_name
 from mcp_secrets.verification import new_code
 
 if TYPE_CHECKING:
+    from mcp_secrets.dialog.launcher import AsyncUIHandler, DialogSession
     from mcp_secrets.dialog.protocol import Template
     from mcp_secrets.manager import MCPSecretsManager
-    from mcp_secrets.ui_handler import AsyncUIHandler, DialogSession
 
 CONTINUE = "Continue"
 CANCEL = "Cancel"
@@ -131,11 +129,11 @@ def _failure(exc: DialogError, server: str, names: list[str]) -> tuple[bool, str
     ) + "."
 
 
-def _no_display_now(handler: AsyncUIHandler) -> bool:
-    """Our Tk dialog on X11/Wayland systems with neither DISPLAY nor WAYLAND_DISPLAY set."""
-    if not handler.is_default_dialog or sys.platform in ("darwin", "win32", "cygwin"):
-        return False
-    return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+def _no_display_now(handler: AsyncUIHandler) -> str | None:
+    """Why our own dialog could not show a window here (its own check, run before it starts)."""
+    from mcp_secrets.display import display_problem
+
+    return display_problem() if handler.is_default_dialog else None
 
 
 async def _info(ctx: Any, text: str) -> None:
@@ -161,7 +159,7 @@ async def fetch_secrets(
     what to do; messages name secrets, never values. `secrets_info` is seed 001's
     `{name: {label, field_type, required, default, placeholder, help_text}}`.
     """
-    from mcp_secrets.ui_handler import AsyncUIHandler
+    from mcp_secrets.dialog.launcher import AsyncUIHandler
 
     if manager is None:
         from mcp_secrets.manager import secrets_manager
@@ -173,8 +171,8 @@ async def fetch_secrets(
     if not missing:
         return True, f"All requested secrets are already stored for {server}."
     handler = handler or AsyncUIHandler()
-    if _no_display_now(handler):
-        return _failure(NoDisplayError("DISPLAY is not set"), server, missing)
+    if problem := _no_display_now(handler):
+        return _failure(NoDisplayError(problem), server, missing)
     flow = _Flow(server, missing, info, manager, handler)
     if is_modern(ctx) and form_elicitation_supported(ctx):
         # Only a question needs the middleware; a client that cannot elicit gets the dialog.

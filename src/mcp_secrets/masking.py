@@ -37,7 +37,16 @@ def _json_forms(value: str) -> set[bytes]:
     forms = {value, plain, ascii_, ascii_.replace("/", "\\/"), plain.replace("/", "\\/")}
     upper = re.sub(r"\\u([0-9a-f]{4})", lambda m: "\\u" + m.group(1).upper(), ascii_)
     forms.add(upper)
-    return {f.encode("utf-8", "surrogatepass") for f in forms}
+    return {_utf8(f) for f in forms}
+
+
+def _utf8(text: str) -> bytes:
+    """The bytes `text` is written as: undecodable bytes that Python read from the environment
+    as surrogates come back as themselves."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
 
 
 class Masker:
@@ -47,6 +56,11 @@ class Masker:
         wanted = {v for v in values if isinstance(v, str)}
         # Too short to mask: the caller names their variables; never print these.
         self.unmaskable = sorted(v for v in wanted if len(v) < MIN_LENGTH)
+        # Output is masked line by line, so a multi-line value (a PEM key) printed raw would
+        # slip through whole: each of its lines is masked on its own as well.
+        for v in list(wanted):
+            if "\n" in v or "\r" in v:
+                wanted |= {p.strip() for p in v.splitlines() if len(p.strip()) >= MIN_LENGTH}
         self.values = sorted((v for v in wanted if len(v) >= MIN_LENGTH), key=len, reverse=True)
         self.marker = marker
         self._marker_bytes = marker.encode()
@@ -55,12 +69,15 @@ class Masker:
             forms |= _json_forms(v)
         ordered = sorted(forms, key=len, reverse=True)  # longest first: no partial replacement
         self.max_form = len(ordered[0]) if ordered else 0
+        self._by_first: dict[int, list[bytes]] = {}
+        for form in ordered:
+            self._by_first.setdefault(form[0], []).append(form)
         self._bytes_re = re.compile(b"|".join(re.escape(f) for f in ordered)) if ordered else None
         # Without "\u" in a line, a JSON string can hold a value only in these exact forms.
-        simple = {v.encode() for v in self.values}
+        simple = {_utf8(v) for v in self.values}
         for v in self.values:
             esc = json.dumps(v, ensure_ascii=False)[1:-1]
-            simple |= {esc.encode(), esc.replace("/", "\\/").encode()}
+            simple |= {_utf8(esc), _utf8(esc.replace("/", "\\/"))}
         self._simple_re = (re.compile(b"|".join(re.escape(f) for f in sorted(
             simple, key=len, reverse=True))) if simple else None)
         self._str_re = (re.compile("|".join(re.escape(v) for v in self.values))
@@ -108,6 +125,21 @@ class Masker:
                 # over keeping the line valid JSON.
         return self.mask_bytes(body) + end
 
+    def partial_start(self, buf: bytes, start: int) -> int:
+        """The first i >= start where buf[i:] is the beginning of some form (a value that may
+        be completed by the next read); len(buf) if there is none."""
+        start = max(start, 0)
+        best = len(buf)
+        for first, forms in self._by_first.items():
+            i = buf.find(first, start, best)
+            while i != -1:
+                tail = buf[i:]
+                if any(f.startswith(tail) for f in forms):
+                    best = i
+                    break
+                i = buf.find(first, i + 1, best)
+        return best
+
     def mask_json(self, message: Any) -> Any:
         """A decoded JSON value with every string (and key) masked."""
         return self._mask_json(message)[0]
@@ -141,53 +173,65 @@ class StreamMasker:
 
     def __init__(self, masker: Masker) -> None:
         self._m = masker
-        self._buf = b""
-        self._line_start = True  # is _buf the beginning of a line?
+        self._parts: list[bytes] = []  # an unfinished JSON line, or a tail held back
+        self._held = 0
+        self._holding_json = False
+        self._line_start = True  # do the held bytes begin a line?
 
     def feed(self, data: bytes) -> bytes:
         """What can be passed on now; the rest waits for more data (see the module docstring)."""
         m = self._m
         if not m:
             return data
-        buf = self._buf + data
+        if (self._holding_json and b"\n" not in data
+                and self._held + len(data) <= MAX_HELD_LINE):
+            self._parts.append(data)  # a long JSON message in many reads: no re-copying
+            self._held += len(data)
+            return b""
+        buf = b"".join(self._parts) + data if self._parts else data
         out = []
         cut = buf.rfind(b"\n") + 1
         if cut:
-            for line in buf[:cut].splitlines(keepends=True):
-                out.append(m.mask_line(line))
+            out += [m.mask_line(line + b"\n") for line in buf[:cut - 1].split(b"\n")]
             buf = buf[cut:]
             self._line_start = True
-        if self._line_start and buf[:1] in (b"{", b"[") and len(buf) <= MAX_HELD_LINE:
-            self._buf = buf  # an unfinished JSON message: hold it until its newline
+        self._holding_json = (self._line_start and buf[:1] in (b"{", b"[")
+                              and len(buf) <= MAX_HELD_LINE)
+        if self._holding_json:
+            tail = buf  # an unfinished JSON message: hold it until its newline
         else:
-            done, self._buf = self._safe_prefix(buf)
+            done, tail = self._safe_prefix(buf)
             if done:
                 self._line_start = False
             out.append(done)
+        self._parts = [tail] if tail else []
+        self._held = len(tail)
         return b"".join(out)
 
     def close(self) -> bytes:
         """Everything still held, masked (the stream ended)."""
-        rest, self._buf = self._buf, b""
+        rest = b"".join(self._parts)
+        self._parts, self._held, self._holding_json = [], 0, False
         return self._m.mask_line(rest) if rest else b""
 
     def _safe_prefix(self, buf: bytes) -> tuple[bytes, bytes]:
-        """Mask `buf` byte-wise and split it: what can go now, and a tail that could still be
-        the start of a value whose end has not arrived."""
+        """Mask `buf` byte-wise and split it: what can go now, and the shortest tail that could
+        still be the start of a value whose end has not arrived (often nothing, so a prompt
+        without a newline is shown at once)."""
         m = self._m
         assert m._bytes_re is not None
-        cut = len(buf) - (m.max_form - 1)
-        if cut <= 0:
-            return b"", buf
+        # A match starting before `final` cannot grow into a longer form: that would fit in
+        # `buf`, and the longest-first pattern would have found it.
+        final = len(buf) - (m.max_form - 1)
         parts = []
         pos = 0
+        hold = len(buf)
         for match in m._bytes_re.finditer(buf):
-            if match.start() >= cut:
-                break
-            if match.end() > cut:  # a complete match crossing the cut may be part of a longer one
-                cut = match.start()
+            if match.start() >= final:
+                hold = match.start()
                 break
             parts += [buf[pos:match.start()], m._marker_bytes]
             pos = match.end()
-        parts.append(buf[pos:cut])
-        return b"".join(parts), buf[cut:]
+        hold = min(hold, m.partial_start(buf, max(pos, final)))
+        parts.append(buf[pos:hold])
+        return b"".join(parts), buf[hold:]

@@ -58,7 +58,7 @@ def profile_name(profile: str | None = None) -> str:
 
 
 def service_name(server_name: str, profile: str | None = None) -> str:
-    """The keychain service every secret of `server_name` in `profile` lives under.
+    """The keychain service every secret of `server_name` (in NFC) in `profile` lives under.
 
     The default profile is ``com.mcp.{server}``; profile P is ``com.mcp.{server}/P``. No server
     or profile name may contain '/', so a profile scope never equals another server's scope,

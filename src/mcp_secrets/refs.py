@@ -21,7 +21,6 @@ import importlib
 import re
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple, Protocol
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 from mcp_secrets.errors import SecretReferenceError
 
@@ -124,21 +123,45 @@ def parse(text: str, *, var: str | None = None) -> Reference:
         )
     where = f"{var} ({text})" if var else text
     try:
-        parts = urlsplit(text)
-        path = tuple(unquote(p, errors="strict") for p in parts.path.split("/") if p)
-        host = unquote(parts.netloc, errors="strict")
-        pairs = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query),
-                          errors="strict")
-        query = dict(pairs)
-        if len(query) != len(pairs):
-            raise ValueError("a query parameter is repeated")
-        fragment = unquote(parts.fragment, errors="strict") if parts.fragment else None
+        rest, hashed, fragment_text = text.partition("://")[2].partition("#")
+        rest, asked, query_text = rest.partition("?")
+        netloc, slashed, path_text = rest.partition("/")
+        host = _unquote(netloc)
+        path = tuple(_unquote(p) for p in path_text.split("/")) if slashed else ()
+        query = _query(query_text) if asked else {}
+        fragment = _unquote(fragment_text) if hashed else None
     except ValueError:  # UnicodeDecodeError included
-        raise SecretReferenceError(f"{where} is malformed (bad percent-encoding, a repeated or "
-                                   "empty query parameter, or a character not allowed in a "
-                                   "URL)") from None
+        raise SecretReferenceError(f"{where} is malformed (bad percent-encoding, or a repeated "
+                                   "or empty query parameter)") from None
     return Reference(text=text, scheme=scheme, host=host, path=path, query=query,
                      fragment=fragment, var=var)
+
+
+_PERCENT = re.compile(rb"%([0-9A-Fa-f]{2})")
+
+
+def _unquote(text: str) -> str:
+    """Percent-decoding that refuses anything but %XX forming UTF-8 (urllib lets it pass)."""
+    if "%" not in text:
+        return text
+    data = text.encode("utf-8")
+    if data.count(b"%") != len(_PERCENT.findall(data)):
+        raise ValueError("a % not followed by two hex digits")
+    return _PERCENT.sub(lambda m: bytes([int(m.group(1), 16)]), data).decode("utf-8")
+
+
+def _query(text: str) -> dict[str, str]:
+    """``k=v&k2=v2`` (a ``+`` is a space, as in a form): every pair needs ``=``, none twice."""
+    out: dict[str, str] = {}
+    for pair in text.split("&"):
+        key, eq, value = pair.partition("=")
+        if not eq or not key:
+            raise ValueError("a query parameter without a name or '='")
+        key, value = _unquote(key.replace("+", " ")), _unquote(value.replace("+", " "))
+        if key in out:
+            raise ValueError("a query parameter is repeated")
+        out[key] = value
+    return out
 
 
 def resolve(ref: str, *, var: str | None = None) -> str:

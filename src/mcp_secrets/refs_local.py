@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from urllib.parse import quote
 
 from mcp_secrets.errors import InvalidSecretName, SecretReferenceError
 from mcp_secrets.refs import Reference, describe
@@ -16,6 +15,8 @@ SCHEME = "mcp-secrets"
 def local_reference(server: str, name: str, profile: str | None = None) -> str:
     """The reference to secret `name` of `server` (in `profile`, if given), percent-encoded
     so any valid server or secret name round-trips: ``mcp-secrets://My%20Server/api_key``."""
+    from urllib.parse import quote
+
     ref = f"{SCHEME}://{quote(server, safe='@')}/{quote(name, safe='@')}"
     return ref if profile is None else f"{ref}?profile={quote(profile, safe='@')}"
 

@@ -67,7 +67,8 @@ def normalize_choice(raw: str | None, *, source: str = ENV_BACKEND) -> str | Non
     choice = raw.strip().lower()
     if choice not in valid_backends():
         raise UnknownBackendError(
-            f"{source}={raw!r} is not a known store; use one of: "
+            f"{source} names no known store (its value is not shown, in case it is a "
+            "secret); use one of: "
             + ", ".join(valid_backends())
             + " (or unset it to choose automatically)"
         )

@@ -96,12 +96,6 @@ def _tty_available() -> bool:
     return True
 
 
-def child_environ() -> dict[str, str]:
-    """This process's environment minus the passphrase, for any child we start: a secret
-    reaches a child only when asked for by name."""
-    return {k: v for k, v in os.environ.items() if k != ENV_PASSPHRASE}
-
-
 def passphrase_source() -> str | None:
     """Where a passphrase would come from right now, described for `doctor`; None if nowhere.
 

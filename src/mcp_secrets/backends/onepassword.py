@@ -141,13 +141,14 @@ class OpCLI(OnePasswordTransport):
              stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         """Run `op`; `stdin` (an item template holding values) goes through a pipe, never a
         file or argv, so a kill at any moment leaves no copy of a value behind."""
-        from mcp_secrets.backends.encrypted_file import child_environ
+        from mcp_secrets import config
+        from mcp_secrets.children import child_environ
 
         try:
             proc = subprocess.run(
                 [self._binary(), *args], capture_output=True, text=True, input=stdin,
                 stdin=subprocess.DEVNULL if stdin is None else None,
-                timeout=CLI_TIMEOUT, check=False, env=child_environ(),
+                timeout=CLI_TIMEOUT, check=False, env=child_environ(keep=(config.OP_TOKEN,)),
             )
         except subprocess.TimeoutExpired:
             raise BackendError(

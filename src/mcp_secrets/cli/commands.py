@@ -124,23 +124,33 @@ def cmd_clear(args: argparse.Namespace) -> int:
 
 
 def servers_in_store(backend: str | None = None) -> list[str] | None:
-    """The servers with entries in the store named by `backend` (--backend), else the default
-    one; None if it cannot enumerate them."""
-    from mcp_secrets.names import service_name
+    """The servers with entries in the default profile of the store named by `backend`
+    (--backend), else the default one; None if the store cannot enumerate them."""
+    from mcp_secrets.names import DEFAULT_PROFILE
+
+    scopes = scopes_in_store(backend)
+    return None if scopes is None else [s for s, p in scopes if p == DEFAULT_PROFILE]
+
+
+def scopes_in_store(backend: str | None = None) -> list[tuple[str, str]] | None:
+    """(server, profile) of every scope with entries in the store named by `backend`, else the
+    default one; None if it cannot enumerate them."""
+    from mcp_secrets.names import DEFAULT_PROFILE, service_name
     from mcp_secrets.selection import default_backend
 
     services = default_backend(backend).services()
     if services is None:
         return None
-    servers = []
+    scopes = []
     for service in services:
-        server = service.removeprefix("com.mcp.")
+        server, _, profile = service.removeprefix("com.mcp.").partition("/")
+        profile = profile or DEFAULT_PROFILE
         try:
-            if server != service and service_name(server) == service:
-                servers.append(server)
+            if service.startswith("com.mcp.") and service_name(server, profile) == service:
+                scopes.append((server, profile))
         except ValueError:
             continue  # not one of ours, or a name we would refuse today
-    return servers
+    return scopes
 
 
 def describe_repair(report: dict[str, object]) -> str:
@@ -158,27 +168,30 @@ def describe_repair(report: dict[str, object]) -> str:
 
 
 def cmd_repair(args: argparse.Namespace) -> int:
+    from mcp_secrets.names import DEFAULT_PROFILE
+
     if args.server is not None:
-        servers = [args.server]
+        scopes = [(args.server, args.profile)]
     else:
-        found = servers_in_store(args.backend)
+        found = scopes_in_store(args.backend)
         if found is None:
             raise CLIError("this store cannot list its servers; name one: "
                            "mcp-secrets repair SERVER")
-        servers = found
-    if not servers:
+        scopes = [(s, p) for s, p in found if args.profile in (None, p)]
+    if not scopes:
         print("no servers have secrets in this store; nothing to repair")
     failed = 0
-    for server in servers:
+    for server, profile in scopes:
+        label = server if profile in (None, DEFAULT_PROFILE) else f"{server} (profile {profile})"
         try:
-            report = open_storage(server, backend=args.backend).repair()
+            report = open_storage(server, profile=profile, backend=args.backend).repair()
         except SecretsError as exc:
             if args.server is not None:
                 raise
             failed += 1  # one damaged server does not stop the others' repair
-            print(f"mcp-secrets: {server}: could not repair: {exc}", file=sys.stderr)
+            print(f"mcp-secrets: {label}: could not repair: {exc}", file=sys.stderr)
             continue
         fixed = describe_repair(report)
-        print(f"{server}: " + (f"fixed {fixed}" if fixed else "nothing to repair")
+        print(f"{label}: " + (f"fixed {fixed}" if fixed else "nothing to repair")
               + f" ({report['secrets']} secret(s))")
     return EXIT_FAILURE if failed else EXIT_OK

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import platform
 import secrets
 import subprocess
@@ -121,22 +120,28 @@ _TK_PROBE = (
 
 
 def display_check() -> dict[str, Any]:
-    """Can the credential dialog appear? (a display variable, Tk, and Tk actually connecting)"""
+    """Can the credential dialog appear? (a display variable, Tk, and Tk actually connecting)
+
+    The probe runs in an isolated interpreter, as the dialog does: a ``tkinter.py`` in the
+    current directory must not run (nor fake a working display).
+    """
+    from mcp_secrets import config
+    from mcp_secrets.children import child_environ, python_code_command
+    from mcp_secrets.display import display_problem
+
     info: dict[str, Any] = {
-        "DISPLAY": os.environ.get("DISPLAY"),
-        "WAYLAND_DISPLAY": os.environ.get("WAYLAND_DISPLAY"),
-        "dialog_override": os.environ.get("MCP_SECRETS_DIALOG"),
+        "DISPLAY": config.DISPLAY.get(),
+        "WAYLAND_DISPLAY": config.WAYLAND_DISPLAY.get(),
+        "dialog_override": config.DIALOG.get(),
         "tk_version": None,
         "tk_opens_display": False,
         "detail": "",
     }
-    needs_x = sys.platform.startswith("linux") or "bsd" in sys.platform
-    if needs_x and not (info["DISPLAY"] or info["WAYLAND_DISPLAY"]):
-        info["detail"] = "no DISPLAY or WAYLAND_DISPLAY: the dialog cannot appear"
+    problem = display_problem()
+    if problem:
+        info["detail"] = f"{problem}: the dialog cannot appear"
     try:
-        from mcp_secrets.backends.encrypted_file import child_environ
-
-        proc = subprocess.run([sys.executable, "-c", _TK_PROBE], capture_output=True,
+        proc = subprocess.run(python_code_command(_TK_PROBE), capture_output=True,
                               text=True, timeout=TK_PROBE_TIMEOUT_S, env=child_environ())
     except subprocess.TimeoutExpired:
         info["detail"] = info["detail"] or "Tk hung while opening the display"
@@ -144,7 +149,7 @@ def display_check() -> dict[str, Any]:
     lines = proc.stdout.split()
     if lines and lines[0][:1].isdigit():
         info["tk_version"] = lines[0]
-    if proc.returncode == 0:
+    if proc.returncode == 0 and not problem:
         info["tk_opens_display"] = True
         info["detail"] = "Tk opens the display"
     elif info["tk_version"] is None:
@@ -163,7 +168,7 @@ def damage_check(choice: str | None = None) -> list[dict[str, str]]:
     found: list[dict[str, str]] = []
     for server in servers_in_store(choice) or []:
         try:
-            report = open_storage(server, backend=choice).check()
+            report = open_storage(server, profile="default", backend=choice).check()
         except Exception as exc:
             found.append({"server": server, "found": _describe_exc(exc),
                           "fix": f"mcp-secrets repair {server}"})
@@ -219,7 +224,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         "platform": platform.platform(),
         "display": display,
         "display_fix": _display_fix(display),
-        "backend_override": choice or config.BACKEND.get(),
+        "backend_override": choice or _backend_override(),
         "backend_override_from": ("--backend" if choice
                                   else config.BACKEND.name if config.BACKEND.get() else None),
         "damage": damage,
@@ -229,6 +234,18 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     else:
         _print_human(report)
     return EXIT_OK if rt.ok else EXIT_FAILURE
+
+
+def _backend_override() -> str | None:
+    """MCP_SECRETS_BACKEND as doctor shows it: a known store name, or a note that it is set
+    to something else (not quoted: a value pasted into the wrong variable stays private)."""
+    from mcp_secrets import config
+    from mcp_secrets.selection import valid_backends
+
+    raw = config.BACKEND.get()
+    if raw is None:
+        return None
+    return raw if raw.lower() in valid_backends() else "(set, but to no known store name)"
 
 
 def _print_human(r: dict[str, Any]) -> None:

@@ -16,30 +16,88 @@ from mcp_secrets.cli.errors import (
     CLIError,
     report,
 )
+from mcp_secrets.errors import InvalidSecretName
 
 Handler = Callable[[argparse.Namespace], int]
 
 
+#: argparse's messages that quote what was typed, and what we say instead. A value pasted in
+#: the wrong place (``--reveal=VALUE``, ``-nVALUE``, ``--=VALUE``, a bad command) must never
+#: come back on the terminal, where scrollback, screen sharing and CI logs keep it.
+_ECHOES = (
+    (re.compile(r"ignored explicit argument .*", re.DOTALL),
+     "takes no value (what was given is not shown, in case it is a secret)"),
+    (re.compile(r"ambiguous option: .*? could match", re.DOTALL),
+     "ambiguous option (not shown, in case it is a secret) could match"),
+    (re.compile(r"invalid choice: .*\(choose from", re.DOTALL),
+     "invalid choice (not shown, in case it is a secret; choose from"),
+    (re.compile(r"unrecognized arguments: .*", re.DOTALL),
+     "unrecognized arguments (not shown, in case one is a secret)"),
+    (re.compile(r"invalid (\w+) value: .*", re.DOTALL), r"invalid \1 value (not shown)"),
+)
+_HIDDEN = "(not shown)"
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line (and never echoes arguments back verbatim)."""
+    """argparse, but a usage error is one line and never echoes an argument back."""
 
     def error(self, message: str) -> NoReturn:
-        # argparse quotes a bad choice back; it may be a value pasted in the wrong place.
-        message = re.sub(r"invalid choice: .*\(choose from",
-                         "invalid choice (not shown, in case it is a secret; choose from",
-                         message, flags=re.DOTALL)
+        for pattern, replacement in _ECHOES:
+            message = pattern.sub(replacement, message)
         raise CLIError(f"{message} (see: {self.prog} --help)", EXIT_USAGE)
+
+
+def _known_words(parser: argparse.ArgumentParser) -> set[str]:
+    """Every option string and command name: the words a message may repeat safely."""
+    words: set[str] = set()
+    stack = [parser]
+    while stack:
+        p = stack.pop()
+        for action in p._actions:
+            words.update(action.option_strings)
+            if isinstance(action, argparse._SubParsersAction):
+                words.update(action.choices)
+                stack.extend(action.choices.values())
+    return words
+
+
+def scrub(message: str, argv: Sequence[str], known: set[str]) -> str:
+    """`message` with every piece of `argv` that is not an option or command name hidden.
+
+    The safety net behind `_ECHOES`: whatever argparse (or a validator) quotes next, a value
+    typed on the command line does not come back.
+    """
+    pieces: set[str] = set()
+    for token in argv:
+        pieces.add(token)
+        if token.startswith("-"):
+            pieces.add(token.partition("=")[2])
+            if not token.startswith("--"):
+                pieces.add(token[2:])  # -nVALUE
+    for piece in sorted(pieces, key=len, reverse=True):
+        if len(piece) >= 3 and piece not in known:
+            message = message.replace(piece, _HIDDEN)
+    return message
 
 
 def _commands() -> dict[str, Handler]:
     from mcp_secrets.cli import audit, commands, doctor, rotate
+    from mcp_secrets.cli.proxy import cmd_proxy
 
     return {
+        "proxy": cmd_proxy,
         "set": commands.cmd_set, "get": commands.cmd_get, "list": commands.cmd_list,
         "delete": commands.cmd_delete, "clear": commands.cmd_clear, "doctor": doctor.cmd_doctor,
         "audit": audit.cmd_audit, "rotate": rotate.cmd_rotate,
         "repair": commands.cmd_repair,
+        **_scan_commands(),
     }
+
+
+def _scan_commands() -> dict[str, Handler]:
+    from mcp_secrets.cli import scan
+
+    return {"scan": scan.cmd_scan, "migrate": scan.cmd_migrate}
 
 
 def _handler(command: str) -> Handler:
@@ -104,16 +162,25 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("server")
     c.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
 
+    rep = sub.add_parser("repair", parents=[prof],
+                         help="rebuild a server's index from what is stored and drop leftovers "
+                              "of interrupted writes (all servers and profiles if none)")
+    rep.add_argument("server", nargs="?")
+
     from mcp_secrets.cli.run import add_parser as add_run_parser
 
     add_run_parser(sub, [prof])
 
-    rep = sub.add_parser("repair", help="rebuild a server's index from what is stored and drop "
-                                        "leftovers of interrupted writes (all servers if none)")
-    rep.add_argument("server", nargs="?")
+    from mcp_secrets.cli import proxy
+
+    proxy.add_parser(sub)
 
     doc = sub.add_parser("doctor", help="which store is used, why, whether it works, how to fix")
     doc.add_argument("--json", action="store_true")
+
+    from mcp_secrets.cli.scan import add_parsers as add_scan_parsers
+
+    add_scan_parsers(sub)
     from mcp_secrets.cli import audit, rotate
 
     audit.add_parser(sub)
@@ -123,11 +190,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _parse(argv: Sequence[str]) -> argparse.Namespace:
     parser = build_parser()
-    args, unknown = parser.parse_known_args(list(argv))
+    try:
+        args, unknown = parser.parse_known_args(list(argv))
+    except CLIError as exc:
+        raise CLIError(scrub(str(exc), argv, _known_words(parser)), exc.code) from None
     if args.command is None:
         raise CLIError("no command given: use one of set, get, list, delete, clear, repair, run, "
-                       "rotate, audit, doctor "
-                       "(see: mcp-secrets --help)", EXIT_USAGE)
+                       "proxy, rotate, audit, doctor, scan, migrate (see: mcp-secrets --help)",
+                       EXIT_USAGE)
     if unknown:
         if args.command == "set":
             args.extra = [*getattr(args, "extra", []), *unknown]
@@ -141,13 +211,19 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (the console script exits with it)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = _parse(sys.argv[1:] if argv is None else argv)
+        args = _parse(argv)
         args.backend = _backend_choice(args.backend)
         return _handler(args.command)(args)
     except CLIError as exc:
         report(str(exc))
         return exc.code
+    except InvalidSecretName as exc:
+        # A "name" that breaks the rules (a slash, 300 characters) may be a value typed in
+        # the wrong place: say which rule, not what was typed.
+        report(scrub(str(exc), argv, _known_words(build_parser())))
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         print(file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -172,12 +248,14 @@ def _backend_choice(name: str | None) -> str | None:
     if name is None:
         return None
     from mcp_secrets.errors import UnknownBackendError
-    from mcp_secrets.selection import normalize_choice
+    from mcp_secrets.selection import normalize_choice, valid_backends
 
     try:
         return normalize_choice(name, source="--backend")
-    except UnknownBackendError as exc:
-        raise CLIError(str(exc), EXIT_USAGE) from None
+    except UnknownBackendError:
+        raise CLIError("--backend names no known store (what was given is not shown, in case "
+                       "it is a secret); use one of: " + ", ".join(valid_backends()),
+                       EXIT_USAGE) from None
 
 
 def _silence_stdout() -> None:

@@ -47,23 +47,28 @@ def _prompt_hidden(label: str) -> str:
             ) from None
         except EOFError:
             raise CLIError("no value entered (end of input); nothing was stored") from None
-    if first != second:
-        raise CLIError("the two entries did not match; nothing was stored")
-    return first
+    if first == second:
+        return first
+    # Dropped before raising: the traceback's frames must not carry what was typed.
+    del first, second
+    raise CLIError("the two entries did not match; nothing was stored")
 
 
 def _read_stdin() -> str:
     if sys.stdin is None:
         raise CLIError("no stdin to read the value from; nothing was stored")
     data = sys.stdin.buffer.read(MAX_STDIN_BYTES + 1)
+    problem = None
     if len(data) > MAX_STDIN_BYTES:
-        raise CLIError(
-            f"the value on stdin is larger than {MAX_STDIN_BYTES} bytes; nothing was stored"
-        )
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise CLIError("the value on stdin is not valid UTF-8; nothing was stored") from None
+        problem = f"the value on stdin is larger than {MAX_STDIN_BYTES} bytes; nothing was stored"
+    else:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            problem = "the value on stdin is not valid UTF-8; nothing was stored"
+    if problem:
+        del data  # raised below, outside the except clause: no chain, no value in the frame
+        raise CLIError(problem)
     # Exactly one trailing newline is the pipe's (echo, here-strings), not the secret's.
     if text.endswith("\r\n"):
         return text[:-2]

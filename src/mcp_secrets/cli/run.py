@@ -143,17 +143,8 @@ def prepare(argv: Sequence[str], *, servers: Sequence[str] = (), env_args: Seque
     for setting in config.SETTINGS.values():
         if setting.secret:  # our own secrets (the store's passphrase): only if asked for by name
             base.pop(setting.name, None)
-    # var -> (is_reference, text); values from --server are kept apart (already resolved)
-    wanted: dict[str, tuple[bool, str]] = {
-        k: (True, v) for k, v in base.items() if refs.is_reference(v)
-    }
-    from_servers, skipped = _server_secrets(servers)
-    for var in from_servers:
-        wanted.pop(var, None)
-    for path in env_files:
-        for var, text in read_env_file(path).items():
-            from_servers.pop(var, None)
-            wanted[var] = (refs.is_reference(text), text)
+    # Check the command line and the files first: a mistake there costs no keychain access.
+    given: list[tuple[str, str]] = []
     for item in env_args:
         var, sep, text = item.partition("=")
         if not sep or not VAR_NAME.fullmatch(var):
@@ -164,8 +155,19 @@ def prepare(argv: Sequence[str], *, servers: Sequence[str] = (), env_args: Seque
                 f"--env {var}=…: not a secret reference (mcp-secrets://SERVER/NAME, env://VAR, "
                 f"…); a value on the command line would be visible to every process — store "
                 f"it with `mcp-secrets set` and pass its reference", EXIT_USAGE)
+        given.append((var, text))
+    from_files = [item for path in env_files for item in read_env_file(path).items()]
+
+    # var -> (is_reference, text); values from --server are kept apart (already resolved)
+    wanted: dict[str, tuple[bool, str]] = {
+        k: (True, v) for k, v in base.items() if refs.is_reference(v)
+    }
+    from_servers, skipped = _server_secrets(servers)
+    for var in from_servers:
+        wanted.pop(var, None)
+    for var, text in [*from_files, *given]:  # later wins
         from_servers.pop(var, None)
-        wanted[var] = (True, text)
+        wanted[var] = (refs.is_reference(text), text)
 
     args = list(argv)
     to_resolve = {var: text for var, (is_ref, text) in wanted.items() if is_ref}

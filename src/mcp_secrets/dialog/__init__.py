@@ -1,4 +1,4 @@
-"""The credential dialog: a separate process speaking the JSON protocol of DESIGN §2.
+"""The credential dialog: a separate process speaking a small JSON protocol.
 
 Import `mcp_secrets.dialog.protocol` to build templates and read results; run
 ``python -m mcp_secrets.dialog`` (or ``mcp-secrets-dialog``) to show one. Importing this
@@ -10,6 +10,7 @@ from __future__ import annotations
 from mcp_secrets.dialog.protocol import (
     EXIT_CANCELLED,
     EXIT_ERROR,
+    EXIT_NO_DISPLAY,
     EXIT_OK,
     FIELD_TYPES,
     Field,
@@ -25,6 +26,7 @@ from mcp_secrets.dialog.protocol import (
 __all__ = [
     "EXIT_CANCELLED",
     "EXIT_ERROR",
+    "EXIT_NO_DISPLAY",
     "EXIT_OK",
     "FIELD_TYPES",
     "Field",

@@ -1,7 +1,8 @@
 """`python -m mcp_secrets.dialog` / `mcp-secrets-dialog`: one template in, one result out.
 
-Everything that can go wrong ends in exit 2 with one ``error: ...`` line on stderr and nothing
-on stdout; no traceback, and never a value (values are only ever written to stdout).
+Everything that can go wrong ends in exit 2 (or 3 when no window can be shown here) with one
+``error: ...`` line on stderr and nothing on stdout; no traceback, and never a value (values
+are only ever written to stdout).
 """
 
 from __future__ import annotations
@@ -12,83 +13,73 @@ import sys
 from mcp_secrets.dialog.protocol import (
     EXIT_CANCELLED,
     EXIT_ERROR,
+    EXIT_NO_DISPLAY,
     EXIT_OK,
     Template,
-    TemplateError,
     build_result,
     read_template,
 )
+from mcp_secrets.display import display_problem, no_display_message
+from mcp_secrets.errors import DialogError, NoDisplayError, TemplateError
 
-USAGE = "usage: mcp-secrets-dialog < template.json   (see DESIGN §2 for the template format)"
-NO_DISPLAY_HINT = (
-    "run it from a graphical session, or store the secret with `mcp-secrets set <name>` instead"
-)
+USAGE = "usage: mcp-secrets-dialog < template.json   (format: the README's dialog protocol)"
 
-
-class _Fail(Exception):
-    """A one-line reason for exit 2; never carries a secret."""
+#: Our parent as it was when we started; the window closes when it changes (the server died).
+_PARENT_PID = os.getppid()
 
 
-def _error(message: str) -> int:
+def _error(message: str) -> None:
     line = " ".join(message.split())  # exactly one line, whatever the message held
     try:
         sys.stderr.write(f"error: {line}\n")
         sys.stderr.flush()
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):
         pass
-    return EXIT_ERROR
-
-
-def _check_display() -> None:
-    """Fail before importing Tk when there is clearly nothing to draw on (X11/XWayland)."""
-    if sys.platform in ("win32", "darwin"):
-        return
-    if not os.environ.get("DISPLAY"):
-        why = (
-            "WAYLAND_DISPLAY is set but DISPLAY is not; Tk needs X11 or XWayland"
-            if os.environ.get("WAYLAND_DISPLAY")
-            else "DISPLAY is not set"
-        )
-        raise _Fail(f"no display available for the credentials dialog ({why}); {NO_DISPLAY_HINT}")
 
 
 def _collect(template: Template) -> dict[str, str] | None:
     try:
         from mcp_secrets.dialog import tk_app
     except ImportError:
-        raise _Fail(
+        raise DialogError(
             "Tk is not available in this Python (on Debian/Ubuntu: apt-get install python3-tk)"
         ) from None
+    return tk_app.run_dialog(template, parent_pid=_PARENT_PID)
+
+
+def _write(payload: str) -> None:
+    """Write the answer; a closed or missing stdout is an error (exit 2), not a cancel."""
+    stdout = sys.stdout
+    if stdout is None:
+        raise DialogError("could not write the result: stdout is closed")
     try:
-        return tk_app.run_dialog(template)
-    except tk_app.DialogFailed as exc:
-        raise _Fail(str(exc)) from None
-    except tk_app.NoDisplay as exc:
-        raise _Fail(
-            f"no display available for the credentials dialog ({exc}); {NO_DISPLAY_HINT}"
-        ) from None
+        stdout.write(payload)
+        stdout.flush()
+    except (OSError, ValueError):
+        raise DialogError("could not write the result: stdout is closed") from None
 
 
 def run(argv: list[str]) -> int:
     if argv and argv[0] in ("-h", "--help"):
-        sys.stdout.write(USAGE + "\n")
+        _write(USAGE + "\n")
         return EXIT_OK
     if argv:
-        raise _Fail(f"unexpected argument {argv[0][:40]!r}; {USAGE}")
+        raise DialogError(f"unexpected argument {argv[0][:40]!r}; {USAGE}")
     try:
         template = read_template(sys.stdin.buffer)
     except TemplateError as exc:
-        raise _Fail(f"bad template: {exc}") from None
-    _check_display()
+        raise DialogError(f"bad template: {exc}") from None
+    except (OSError, ValueError, AttributeError):
+        raise DialogError("could not read the template: stdin is closed") from None
+    problem = display_problem()
+    if problem:
+        raise NoDisplayError(no_display_message(problem))
     values = _collect(template)
     if values is None:
         return EXIT_CANCELLED
     payload = build_result(template, values)
-    try:
-        sys.stdout.write(payload + "\n")
-        sys.stdout.flush()
-    except (BrokenPipeError, OSError):
-        raise _Fail("could not write the result: stdout is closed") from None
+    del values
+    _write(payload + "\n")
     return EXIT_OK
 
 
@@ -97,29 +88,30 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     try:
         code = run(args)
-    except _Fail as exc:
-        code = _error(str(exc))
-    except TemplateError as exc:  # build_result refused the collected values
-        code = _error(str(exc))
+    except NoDisplayError as exc:
+        _error(str(exc))
+        code = EXIT_NO_DISPLAY
+    except DialogError as exc:  # TemplateError too: build_result refused the values
+        _error(str(exc))
+        code = EXIT_ERROR
     except KeyboardInterrupt:
         code = EXIT_CANCELLED
     except Exception as exc:  # last line of defence: no traceback, no value
-        code = _error(f"the credentials dialog failed unexpectedly ({type(exc).__name__})")
+        _error(f"the credentials dialog failed unexpectedly ({type(exc).__name__})")
+        code = EXIT_ERROR
     if argv is None:
         _exit(code)
     return code
 
 
 def _exit(code: int) -> None:
-    # Silence the interpreter's own complaint if stdout was a closed pipe at shutdown.
+    # At shutdown the interpreter flushes stdout once more; if its reader went away that
+    # would print "Exception ignored ... BrokenPipeError" and exit 120: point it at devnull.
     try:
-        sys.stdout.flush()
-    except (OSError, ValueError):
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-        except OSError:
-            pass
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+    except OSError:
+        pass
     sys.exit(code)
 
 
