@@ -23,13 +23,14 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "mcp_secrets"
 
 #: Top to bottom. A name is a top-level module or package of mcp_secrets.
 LAYERS: list[set[str]] = [
-    {"cli", "integrations"},
-    {"manager", "fetcher", "permissions", "migrate", "proxy"},
-    {"elicitation", "ui_handler", "dialog", "verification", "masking",
-     "scan", "detect", "configs", "rewrite", "clients", "jsonc"},
-    {"storage", "stores", "selection", "cache", "names", "refs", "refs_local"},
+    {"cli", "integrations", "proxy"},
+    {"manager", "fetcher", "permissions", "migrate"},
+    {"elicitation", "ui_handler", "dialog", "verification", "scan", "detect", "configs",
+     "rewrite", "clients", "jsonc"},
+    {"storage", "stores", "selection", "cache", "names", "refs", "refs_local", "refs_team",
+     "rotation", "masking"},
     {"backends"},
-    {"config", "errors", "paths", "children", "display"},
+    {"config", "errors", "paths", "audit", "children", "display"},
 ]
 #: Never import these (nor their submodules), at any depth of the package tree.
 FORBIDDEN: dict[str, set[str]] = {
@@ -39,8 +40,9 @@ FORBIDDEN: dict[str, set[str]] = {
                "cli", "mcp", "fastmcp"},
     # Storage knows nothing of MCP.
     **{low: {"mcp", "fastmcp"} for low in ("storage", "stores", "selection", "cache", "names",
-                                            "refs", "refs_local", "backends", "config",
-                                            "errors", "paths")},
+                                            "refs", "refs_local", "refs_team", "rotation",
+                                            "masking", "backends", "config", "errors", "paths",
+                                            "audit")},
 }
 #: Back edges tolerated for now; each must still exist (once gone, delete it here so it cannot
 #: come back). Empty: the elicitation layer broke the fetcher/permissions/manager/glue circle.

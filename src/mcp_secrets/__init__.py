@@ -30,6 +30,7 @@ _EXPORTS = {
 }
 
 __all__ = [  # literal, so type checkers see the lazy re-exports
+    "AnswerPendingError",
     "AsyncUIHandler",
     "BackendError",
     "CLIError",
@@ -42,12 +43,14 @@ __all__ = [  # literal, so type checkers see the lazy re-exports
     "EncryptedFileStorage",
     "EnvVarStorage",
     "EphemeralStorage",
+    "InputRequired",
     "InvalidSecretName",
     "InvalidValueError",
     "KeychainLockedError",
     "KeyringStorage",
     "MCPSecretsManager",
     "MCPSecretsStorage",
+    "MiddlewareMissingError",
     "MigrationError",
     "NoDisplayError",
     "NoKeychainError",
@@ -60,6 +63,7 @@ __all__ = [  # literal, so type checkers see the lazy re-exports
     "SecretStore",
     "SecretsError",
     "StoreDamagedError",
+    "StoreEntryNotFound",
     "TemplateError",
     "UnknownBackendError",
     "UnsupportedBackendError",
@@ -74,6 +78,7 @@ __all__ = [  # literal, so type checkers see the lazy re-exports
 
 if TYPE_CHECKING:
     from mcp_secrets.errors import (
+        AnswerPendingError,
         BackendError,
         CLIError,
         ConfigFileError,
@@ -82,9 +87,11 @@ if TYPE_CHECKING:
         DialogCancelled,
         DialogError,
         DialogTimeout,
+        InputRequired,
         InvalidSecretName,
         InvalidValueError,
         KeychainLockedError,
+        MiddlewareMissingError,
         MigrationError,
         NoDisplayError,
         NoKeychainError,
@@ -95,6 +102,7 @@ if TYPE_CHECKING:
         SecretReferenceError,
         SecretsError,
         StoreDamagedError,
+        StoreEntryNotFound,
         TemplateError,
         UnknownBackendError,
         UnsupportedBackendError,
@@ -120,6 +128,7 @@ if TYPE_CHECKING:
 
 # The whole error tree (errors.__all__), so `from mcp_secrets import X` works for every class.
 _EXPORTS.update(dict.fromkeys((
+    "AnswerPendingError",
     "BackendError",
     "CLIError",
     "ConfigFileError",
@@ -128,9 +137,11 @@ _EXPORTS.update(dict.fromkeys((
     "DialogCancelled",
     "DialogError",
     "DialogTimeout",
+    "InputRequired",
     "InvalidSecretName",
     "InvalidValueError",
     "KeychainLockedError",
+    "MiddlewareMissingError",
     "MigrationError",
     "NoDisplayError",
     "NoKeychainError",
@@ -141,6 +152,7 @@ _EXPORTS.update(dict.fromkeys((
     "SecretReferenceError",
     "SecretsError",
     "StoreDamagedError",
+    "StoreEntryNotFound",
     "TemplateError",
     "UnknownBackendError",
     "UnsupportedBackendError",

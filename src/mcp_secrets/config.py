@@ -67,9 +67,10 @@ BYPASS_CONFIRM = declare(
 # --- where secrets live ------------------------------------------------------------------------
 BACKEND = declare(
     "MCP_SECRETS_BACKEND",
-    "Force one store (`secret-service`, `keyring`, `file`, `memory`, or a plugin's name) "
-    "instead of automatic selection; a forced store that does not work is an error, never a "
-    "fallback. `mcp-secrets --backend NAME` does the same for one command.",
+    "Force one store (`secret-service`, `keyring`, `file`, `memory`, a team store: `vault`, "
+    "`aws`, `gcp`, `1password`, or a plugin's name) instead of automatic selection; a forced "
+    "store that does not work is an error, never a fallback. `mcp-secrets --backend NAME` does "
+    "the same for one command.",
 )
 PASSPHRASE = declare(
     "MCP_SECRETS_PASSPHRASE",
@@ -140,6 +141,77 @@ DBUS_SESSION_BUS_ADDRESS = declare(
 XDG_RUNTIME_DIR = declare(
     "XDG_RUNTIME_DIR",
     "Per-user runtime dir; the default D-Bus session socket lives here.",
+)
+
+
+# --- team stores (references and MCP_SECRETS_BACKEND=vault|aws|gcp|1password) ---------------------
+VAULT_ADDR = declare(
+    "VAULT_ADDR", "Address of the Vault/OpenBao server for `vault://` and the vault store."
+)
+VAULT_TOKEN = declare("VAULT_TOKEN", "Token for Vault/OpenBao.", secret=True)
+BAO_ADDR = declare("BAO_ADDR", "OpenBao's name for VAULT_ADDR (used when VAULT_ADDR is unset).")
+BAO_TOKEN = declare(
+    "BAO_TOKEN", "OpenBao's name for VAULT_TOKEN (used when VAULT_TOKEN is unset).", secret=True
+)
+VAULT_PATH = declare(
+    "MCP_SECRETS_VAULT_PATH",
+    "Where the vault store keeps each server's scope: `MOUNT/PREFIX` of a KV v2 engine; secret "
+    "NAME of server S is `MOUNT/PREFIX/com.mcp.S/NAME` (field `value`).",
+    "secret/mcp-secrets",
+)
+AWS_PREFIX = declare(
+    "MCP_SECRETS_AWS_PREFIX",
+    "Name prefix of the aws store: secret NAME of server S is `PREFIX/com.mcp.S/NAME`.",
+    "mcp-secrets",
+)
+AWS_ENDPOINT_URL = declare(
+    "AWS_ENDPOINT_URL", "Read by boto3: another endpoint for every AWS service (e.g. a local one)."
+)
+AWS_ENDPOINT_URL_SECRETS_MANAGER = declare(
+    "AWS_ENDPOINT_URL_SECRETS_MANAGER", "Read by boto3: another Secrets Manager endpoint."
+)
+AWS_REGION = declare("AWS_REGION", "Read by boto3: the region of `aws-sm://` and the aws store.")
+GCP_PROJECT = declare(
+    "MCP_SECRETS_GCP_PROJECT",
+    "Google Cloud project of the gcp store (default: GOOGLE_CLOUD_PROJECT).",
+)
+GCP_ENDPOINT = declare(
+    "MCP_SECRETS_GCP_ENDPOINT",
+    "Another Secret Manager endpoint (a regional or private one), spoken to over REST.",
+)
+GOOGLE_CLOUD_PROJECT = declare("GOOGLE_CLOUD_PROJECT", "The default Google Cloud project.")
+GCP_PREFIX = declare(
+    "MCP_SECRETS_GCP_PREFIX",
+    "Secret-id prefix of the gcp store: NAME of server S is `PREFIX--com_2emcp_2eS--NAME` "
+    "(characters GCP refuses in ids are written `_XX`).",
+    "mcp-secrets",
+)
+OP_VAULT = declare(
+    "MCP_SECRETS_1PASSWORD_VAULT",
+    "1Password vault of the 1password store; each server is one item titled `com.mcp.S`.",
+    "Private",
+)
+
+WATCH_INTERVAL = declare(
+    "MCP_SECRETS_WATCH_INTERVAL",
+    "Seconds between checks of `mcp-secrets run --watch` for changed values.",
+    "2",
+)
+
+# --- audit log ---------------------------------------------------------------------------------
+AUDIT = declare(
+    "MCP_SECRETS_AUDIT",
+    "`false`: write no audit log (default on).",
+    "true",
+)
+AUDIT_FILE = declare(
+    "MCP_SECRETS_AUDIT_FILE",
+    "The audit log (default: `audit.jsonl` in the state dir).",
+)
+AUDIT_MAX_BYTES = declare(
+    "MCP_SECRETS_AUDIT_MAX_BYTES",
+    "Size at which the audit log is rotated to `audit.jsonl.1` (the hash chain continues).",
+    "10000000",
 )
 
 

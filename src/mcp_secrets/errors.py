@@ -18,7 +18,8 @@ defined here and exported from ``mcp_secrets``; no other module defines its own:
     ├── BackendError                 the store failed while we talked to it
     │   ├── StoreDamagedError        stored data is damaged; the message names the repair
     │   │   └── CorruptedEntryError  an entry's chunks do not fit its marker
-    │   └── DBusCallError            a Secret Service call answered with a D-Bus error
+    │   ├── DBusCallError            a Secret Service call answered with a D-Bus error
+    │   └── StoreEntryNotFound       a team store has no such secret, version or stage
     ├── ReadOnlyStoreError           a write to a store opened read-only
     ├── PermissionDeniedError        the human denied (or could not be asked for) permission
     ├── DialogError                  the credential dialog failed
@@ -30,7 +31,12 @@ defined here and exported from ``mcp_secrets``; no other module defines its own:
     ├── ConfigFileError              an MCP client's config file cannot be read or rewritten
     ├── MigrationError               `mcp-secrets migrate` stopped before changing a file
     ├── ProxyConfigError             (also ValueError) a proxy URL or header it cannot use
+    ├── MiddlewareMissingError       a 2026-07-28 question, but initialize(mcp) never ran
+    ├── AnswerPendingError           finish the out-of-band window, then call the tool again
     └── CLIError                     a command-line failure, with its exit code
+
+    InputRequired (a BaseException: a question to the client, not a failure, so that a
+                   tool's `except Exception` cannot swallow it)
 """
 
 from __future__ import annotations
@@ -99,6 +105,11 @@ class DBusCallError(BackendError):
     def __init__(self, name: str) -> None:
         super().__init__(name)
         self.name = name
+
+
+class StoreEntryNotFound(BackendError):
+    """A team store (Vault, AWS, GCP) has no such secret, version or stage. Backends turn it
+    into None and reference schemes into a `SecretReferenceError` naming the reference."""
 
 
 class ValueTooLargeError(SecretsError, ValueError):
@@ -189,6 +200,7 @@ class ProxyConfigError(SecretsError, ValueError):
 
 #: Every class above, in the order drawn; `mcp_secrets` exports them all.
 __all__ = [
+    "AnswerPendingError",
     "BackendError",
     "CLIError",
     "ConfigFileError",
@@ -197,9 +209,11 @@ __all__ = [
     "DialogCancelled",
     "DialogError",
     "DialogTimeout",
+    "InputRequired",
     "InvalidSecretName",
     "InvalidValueError",
     "KeychainLockedError",
+    "MiddlewareMissingError",
     "MigrationError",
     "NoDisplayError",
     "NoKeychainError",
@@ -210,6 +224,7 @@ __all__ = [
     "SecretReferenceError",
     "SecretsError",
     "StoreDamagedError",
+    "StoreEntryNotFound",
     "TemplateError",
     "UnknownBackendError",
     "UnsupportedBackendError",

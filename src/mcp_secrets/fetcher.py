@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mcp_secrets import elicitation
+from mcp_secrets import audit, elicitation
 from mcp_secrets.elicitation import Pending
 from mcp_secrets.errors import (
     DialogCancelled,
@@ -195,8 +195,8 @@ def _release(claim: asyncio.Future[None]) -> None:
         del _COLLECTING[key]
 
 
-class _Busy(Exception):
-    """Another flow still holds our secrets when this call's budget ends."""
+#: What `acquire` answers when another flow still holds our secrets as this call's budget ends.
+BUSY = "busy"
 
 
 @dataclass
@@ -214,10 +214,11 @@ class _Flow:
     def pending_key(self) -> tuple[str, ...]:
         return ("fetch", self.server, *sorted(self.names))
 
-    async def acquire(self, ctx: Any) -> asyncio.Future[None] | None:
+    async def acquire(self, ctx: Any) -> asyncio.Future[None] | str | None:
         """Wait while another flow in this process collects any of our secrets (one window
         per secret, never two with different codes), drop what it stored, and claim the rest
-        until `_release` of the returned future. None when nothing is left to collect."""
+        until `_release` of the returned future. None when nothing is left to collect; BUSY
+        when another flow still holds them as this call's time runs out."""
         loop = asyncio.get_running_loop()
         while True:
             busy = {
@@ -239,7 +240,7 @@ class _Flow:
             still = any((f := _COLLECTING.get((self.server, n))) is not None and not f.done()
                         and f.get_loop() is loop for n in names)
             if still and loop.time() >= self.until:
-                raise _Busy
+                return BUSY
             if still:
                 continue  # the store was read off the loop: someone may have claimed meanwhile
             claim: asyncio.Future[None] = loop.create_future()
@@ -255,9 +256,8 @@ class _Flow:
     async def run(self, ctx: Any, body: Any, code: str | None = None) -> tuple[bool, str]:
         """Claim our secrets, start a window (with `code`, or a fresh one), run
         `body(ctx, flow, code, session)`; close the window unless the body parked it."""
-        try:
-            claim = await self.acquire(ctx)
-        except _Busy:
+        claim = await self.acquire(ctx)
+        if isinstance(claim, str):  # BUSY
             return False, (
                 f"Another request is collecting {', '.join(self.names)} in a window right now; "
                 "finish it, then call this tool again. Nothing was stored yet."
@@ -310,6 +310,7 @@ class _Flow:
                 value = values.get(name)
                 if value:
                     await asyncio.to_thread(self.manager.store_secret, name, value)
+                    audit.record("collect", server=self.server, name=name, outcome="stored")
                     stored.append(name)
         except SecretsError as exc:
             return False, f"Could not store the secrets: {exc}"

@@ -94,6 +94,12 @@ class MCPSecretsManager:
     def delete_secret(self, name: str) -> bool:
         return self.storage.delete_secret(name)
 
+    def previous_secret(self, name: str) -> str | None:
+        """The value before the last `mcp-secrets rotate`, during its grace period."""
+        from mcp_secrets.rotation import previous_secret
+
+        return previous_secret(self.storage, name)
+
     def secret_exists(self, name: str) -> bool:
         return self.storage.secret_exists(name)
 

@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from mcp_secrets import config, elicitation
+from mcp_secrets import audit, config, elicitation
 from mcp_secrets.errors import AnswerPendingError, DialogError, PermissionDeniedError
 from mcp_secrets.verification import new_code
 
@@ -69,6 +69,7 @@ def forget_call_grants(tokens: Iterable[str]) -> None:
 def _decide(choice: str | None, why: str, scope: str | None, key: tuple[str, str]) -> None:
     """Apply an answer: return on Allow / Allow for session, raise on anything else."""
     server_name, secret_name = key
+    audit.record("permission", server=server_name, name=secret_name, outcome=choice or "no answer")
     if choice == ALLOW_SESSION:
         if scope is not None:
             _session_grants.add((scope, server_name, secret_name))

@@ -56,6 +56,10 @@ class Scheme(Protocol):
 _BUILTIN: dict[str, str] = {
     "mcp-secrets": "mcp_secrets.refs_local:LocalScheme",
     "env": "mcp_secrets.refs_local:EnvScheme",
+    "vault": "mcp_secrets.refs_team:VaultScheme",
+    "aws-sm": "mcp_secrets.refs_team:AwsScheme",
+    "gcp-sm": "mcp_secrets.refs_team:GcpScheme",
+    "op": "mcp_secrets.refs_team:OnePasswordScheme",
 }
 _LOADED: dict[str, Scheme] = {}
 _ENTRY_POINT_GROUP = "mcp_secrets.schemes"
@@ -182,6 +186,9 @@ def resolve_all(refs: Mapping[str, str]) -> dict[str, str]:
             raise SecretReferenceError(f"the {name}:// resolver returned {len(values)} values "
                                        f"for {len(items)} references")
         out.update({label: v for (label, _), v in zip(items, values, strict=True)})
+    from mcp_secrets import audit
+
+    audit.resolved(parsed)
     return out
 
 

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from mcp_secrets import audit
 from mcp_secrets.cache import Generation, state_file_stem
 from mcp_secrets.errors import (
     BackendError,
@@ -62,6 +63,7 @@ _T = TypeVar("_T")
 
 INDEX_KEY = "__secret_index__"
 CHUNK_PREFIX = "__chunk__"
+PREVIOUS_PREFIX = "__previous__"  # a rotated secret's grace-period record (rotation.py)
 MARKER_PREFIX = "mcp-secrets:chunked:v1:"
 _MARKER_RE = re.compile(r"mcp-secrets:chunked:v1:(\d{1,6}):([0-9a-f]{8}):([0-9a-f]{64})")
 #: Longest value accepted, in characters (a keychain is not a file store).
@@ -162,6 +164,7 @@ class MCPSecretsStorage:
 
     # ------------------------------------------------------------ public API
 
+    @audit.audited("write")
     def store_secret(self, name: str, value: str) -> None:
         """Create or replace `name`; nothing is stored if the name or value is bad."""
         name = validate_name(name)
@@ -201,6 +204,7 @@ class MCPSecretsStorage:
     def secret_exists(self, name: str) -> bool:
         return self.retrieve_secret(name) is not None
 
+    @audit.audited("delete")
     def delete_secret(self, name: str) -> bool:
         """Remove `name`; True if it was stored."""
         raw, name = name, validate_name(name)
@@ -215,6 +219,7 @@ class MCPSecretsStorage:
                 if form in index.names:
                     index.names.discard(form)
                     index.dirty = True
+                self._remove(PREVIOUS_PREFIX + form)
             if index.dirty:
                 self._put(INDEX_KEY, index.dump())
             tx.values[name] = None
@@ -236,12 +241,15 @@ class MCPSecretsStorage:
         self._remember(g0, names=result)
         return list(result)
 
+    @audit.audited("clear")
     def clear_secrets(self) -> int:
         """Delete every secret of this server (indexed or found by enumeration); the count."""
         with self._write() as tx:
             index = self._load_index(tolerate_corrupt=True)
             keys = self._bkeys()
             removed = sum(1 for n in sorted(_candidates(index, keys)) if self._remove(n))
+            for n in _candidates(index, keys):
+                self._remove(PREVIOUS_PREFIX + n)
             self._remove(INDEX_KEY)
             if keys is not None:
                 for key in self._bkeys() or []:
@@ -332,6 +340,7 @@ class MCPSecretsStorage:
         value = self._get(nfc)
         if value is None and nfc != name:
             value = self._get(name)  # stored before names were normalized: still readable
+        audit.first_read(self, name, value is not None)
         self._remember(g0, name=name, value=value)
         return value
 

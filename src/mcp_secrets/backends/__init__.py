@@ -27,6 +27,10 @@ _BUILTIN: dict[str, str] = {
     "keyring": "mcp_secrets.backends.keyring_backend:KeyringBackend",
     "file": "mcp_secrets.backends.encrypted_file:EncryptedFileBackend",
     "memory": "mcp_secrets.backends.memory:MemoryBackend",
+    "vault": "mcp_secrets.backends.vault:VaultBackend",
+    "aws": "mcp_secrets.backends.aws:AwsBackend",
+    "gcp": "mcp_secrets.backends.gcp:GcpBackend",
+    "1password": "mcp_secrets.backends.onepassword_backend:OnePasswordBackend",
 }
 _registered: dict[str, str | type[Backend]] = {}
 _entry_points_cache: dict[str, str] | None = None

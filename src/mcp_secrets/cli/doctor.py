@@ -75,7 +75,7 @@ def _forget_probe_file(backend: Any) -> None:
 
 
 def _roundtrip(choice: str | None) -> RoundTrip:
-    from mcp_secrets.errors import KeychainLockedError
+    from mcp_secrets.errors import KeychainLockedError, ReadOnlyStoreError
     from mcp_secrets.selection import default_backend
 
     backend = default_backend(choice)
@@ -87,6 +87,10 @@ def _roundtrip(choice: str | None) -> RoundTrip:
         read = backend.get(DOCTOR_SERVICE, key)
     except KeychainLockedError as exc:
         return RoundTrip(False, f"locked: {exc}", backend.name, backend.describe())
+    except ReadOnlyStoreError:  # e.g. 1Password through a service account: reading must work
+        backend.get(DOCTOR_SERVICE, key)
+        return RoundTrip(True, "read-only store: a read worked (writes are refused)",
+                         backend.name, backend.describe())
     finally:
         # The write may have failed; then there is nothing to clean up.
         with contextlib.suppress(Exception):
@@ -250,6 +254,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def _backend_override() -> str | None:
     """MCP_SECRETS_BACKEND as doctor shows it: a known store name, or a note that it is set
     to something else (not quoted: a value pasted into the wrong variable stays private)."""
+    from mcp_secrets import config
     from mcp_secrets.selection import valid_backends
 
     raw = config.BACKEND.get()

@@ -81,13 +81,14 @@ def scrub(message: str, argv: Sequence[str], known: set[str]) -> str:
 
 
 def _commands() -> dict[str, Handler]:
-    from mcp_secrets.cli import commands, doctor
+    from mcp_secrets.cli import audit, commands, doctor, rotate
     from mcp_secrets.cli.proxy import cmd_proxy
 
     return {
         "proxy": cmd_proxy,
         "set": commands.cmd_set, "get": commands.cmd_get, "list": commands.cmd_list,
         "delete": commands.cmd_delete, "clear": commands.cmd_clear, "doctor": doctor.cmd_doctor,
+        "audit": audit.cmd_audit, "rotate": rotate.cmd_rotate,
         "repair": commands.cmd_repair,
         **_scan_commands(),
     }
@@ -180,6 +181,10 @@ def build_parser() -> argparse.ArgumentParser:
     from mcp_secrets.cli.scan import add_parsers as add_scan_parsers
 
     add_scan_parsers(sub)
+    from mcp_secrets.cli import audit, rotate
+
+    audit.add_parser(sub)
+    rotate.add_parser(sub, [prof])
     return p
 
 
@@ -191,7 +196,8 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
         raise CLIError(scrub(str(exc), argv, _known_words(parser)), exc.code) from None
     if args.command is None:
         raise CLIError("no command given: use one of set, get, list, delete, clear, repair, run, "
-                       "proxy, doctor, scan, migrate (see: mcp-secrets --help)", EXIT_USAGE)
+                       "proxy, rotate, audit, doctor, scan, migrate (see: mcp-secrets --help)",
+                       EXIT_USAGE)
     if unknown:
         if args.command == "set":
             args.extra = [*getattr(args, "extra", []), *unknown]

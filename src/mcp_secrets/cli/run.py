@@ -68,6 +68,9 @@ def add_parser(sub: Any, parents: Sequence[argparse.ArgumentParser]) -> None:
                    help="dotenv file of VAR=REF (or VAR=plain setting) lines; # comments")
     r.add_argument("--no-masking", action="store_true",
                    help="do not mask values in the output: exec the command directly")
+    r.add_argument("--watch", action="store_true",
+                   help="when a referenced value changes (e.g. mcp-secrets rotate), swap in a "
+                        "new server with it, without the MCP client noticing")
     r.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD [ARG...]")
 
 
@@ -106,6 +109,13 @@ def cmd_run(args: argparse.Namespace | SimpleNamespace) -> int:
     for server, names in plan.skipped.items():
         report(f"not injected from server {server!r} (not valid variable names): "
                + ", ".join(repr(n) for n in names))
+    if getattr(args, "watch", False):
+        from mcp_secrets.cli.watch import supervise_watch
+        from mcp_secrets.masking import Masker
+
+        return supervise_watch(plan, Masker([] if args.no_masking else plan.values.values()),
+                               lambda: prepare(argv, servers=args.server, env_args=args.env,
+                                               env_files=args.env_file), _relay)
     if args.no_masking:
         return execute(plan)
     from mcp_secrets.masking import Masker
