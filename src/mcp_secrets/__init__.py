@@ -11,6 +11,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from mcp_secrets import errors as _errors
+
 __version__ = "0.1.0"
 
 _EXPORTS = {
@@ -126,40 +128,9 @@ if TYPE_CHECKING:
     from mcp_secrets.ui_handler import AsyncUIHandler
 
 
-# The whole error tree (errors.__all__), so `from mcp_secrets import X` works for every class.
-_EXPORTS.update(dict.fromkeys((
-    "AnswerPendingError",
-    "BackendError",
-    "CLIError",
-    "ConfigFileError",
-    "CorruptedEntryError",
-    "DBusCallError",
-    "DialogCancelled",
-    "DialogError",
-    "DialogTimeout",
-    "InputRequired",
-    "InvalidSecretName",
-    "InvalidValueError",
-    "KeychainLockedError",
-    "MiddlewareMissingError",
-    "MigrationError",
-    "NoDisplayError",
-    "NoKeychainError",
-    "PassphraseError",
-    "PermissionDeniedError",
-    "ProxyConfigError",
-    "ReadOnlyStoreError",
-    "SecretReferenceError",
-    "SecretsError",
-    "StoreDamagedError",
-    "StoreEntryNotFound",
-    "TemplateError",
-    "UnknownBackendError",
-    "UnsupportedBackendError",
-    "ValueTooLargeError",
-    "ValueTypeError",
-    "WrongPassphraseError",
-), "mcp_secrets.errors"))
+# The whole error tree, so `from mcp_secrets import X` works for every class. errors.py imports
+# nothing, so reading its list costs no start-up time.
+_EXPORTS.update(dict.fromkeys(_errors.__all__, "mcp_secrets.errors"))
 
 
 def __getattr__(name: str) -> Any:

@@ -198,7 +198,7 @@ class ProxyConfigError(SecretsError, ValueError):
     """`mcp-secrets proxy` was given a URL or header it cannot use; nothing was started."""
 
 
-#: Every class above, in the order drawn; `mcp_secrets` exports them all.
+#: Every class above; `mcp_secrets` exports them all.
 __all__ = [
     "AnswerPendingError",
     "BackendError",
