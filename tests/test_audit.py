@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import stat
@@ -80,12 +81,12 @@ def test_permission_decisions_collection_and_resolution(log_file: Path,
     from mcp_secrets.errors import PermissionDeniedError
     from mcp_secrets.refs import resolve_all
 
-    permissions._decide(permissions.ALLOW, ("srv", "K"), "K")
-    permissions._decide(permissions.ALLOW_SESSION, ("srv", "K"), "K")
+    permissions._decide(permissions.ALLOW, "", "session-1", ("srv", "K"))
+    permissions._decide(permissions.ALLOW_SESSION, "", "session-1", ("srv", "K"))
     with pytest.raises(PermissionDeniedError):
-        permissions._decide(permissions.DENY, ("srv", "K"), "K")
+        permissions._decide(permissions.DENY, "", "session-1", ("srv", "K"))
     with pytest.raises(PermissionDeniedError):
-        permissions._decide(None, ("srv", "K"), "K")
+        permissions._decide(None, "the prompt was declined", "session-1", ("srv", "K"))
     permissions.clear_session_grants()
     monkeypatch.setenv("ENV_CANARY", CANARY)
     assert resolve_all({"API_KEY": "env://ENV_CANARY"}) == {"API_KEY": CANARY}
@@ -104,8 +105,8 @@ def test_dialog_collection_is_logged(log_file: Path) -> None:
     from mcp_secrets.ui_handler import AsyncUIHandler
 
     manager = MCPSecretsManager("dlg", backend=MemoryBackend())
-    flow = _Flow("dlg", ["A", "B"], {}, manager, AsyncUIHandler())
-    assert flow.store({"A": CANARY, "B": CANARY})[0]
+    flow = _Flow("dlg", ["A", "B"], {}, manager, AsyncUIHandler(), until=0.0)
+    assert asyncio.run(flow.store({"A": CANARY, "B": CANARY}))[0]
     got = [(e["action"], e["name"]) for e in events(log_file)]
     assert got == [("write", "A"), ("collect", "A"), ("write", "B"), ("collect", "B")]
     assert CANARY not in log_file.read_text()
