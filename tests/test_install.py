@@ -160,11 +160,17 @@ def _forecast(tool_python: Path, cwd: Path, env: dict[str, str], drive: Any = No
         transport = StdioTransport(str(tool_python), ["weather_server.py"], env=env,
                                    cwd=str(cwd), log_file=cwd / "server.log")
         async with Client(transport) as client:  # declares no elicitation: the dialog alone
-            call = client.call_tool("get_forecast", {"city": "Paris"}, raise_on_error=False)
+            def call() -> Any:
+                return client.call_tool("get_forecast", {"city": "Paris"}, raise_on_error=False)
+
             if drive is None:
-                res = await call
+                res = await call()
             else:
-                res, _ = await asyncio.gather(call, asyncio.to_thread(drive))
+                # A client that cannot ask gets the window's code in the first result; the
+                # human answers the window, and the next call collects what they entered.
+                first = await call()
+                assert re.search(r"[A-Z2-9]{4}-[A-Z2-9]{4}", first.content[0].text), first
+                res, _ = await asyncio.gather(call(), asyncio.to_thread(drive))
             return str(res.content[0].text) if res.content else ""
 
     return asyncio.run(go())
