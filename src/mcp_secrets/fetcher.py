@@ -154,7 +154,7 @@ async def fetch_secrets(
     """Ask the human for the secrets in `secrets_info` that are not stored yet.
 
     Returns (True, message) once they are stored, or (False, message) saying why not and
-    what to do next; messages name secrets, never values. `secrets_info` is seed 001's
+    what to do next; messages name secrets, never values. `secrets_info` is the original API's
     `{name: {label, field_type, required, default, placeholder, help_text}}`.
     """
     from mcp_secrets.dialog.launcher import AsyncUIHandler
@@ -320,7 +320,7 @@ class _Flow:
 
 
 async def _handshake(ctx: Any, flow: _Flow, code: str, session: DialogSession) -> tuple[bool, str]:
-    """The window and `ctx.elicit` side by side; the seed 002 races resolved one by one."""
+    """The window and `ctx.elicit` side by side, with every race between the two resolved."""
     message = _client_message(flow.server, flow.names, code)
     exited = asyncio.ensure_future(session.wait_exit())
     question = asyncio.ensure_future(elicitation.ask_now(ctx, message, list(OPTIONS)))

@@ -148,5 +148,5 @@ def _shell_quote(text: str) -> str:
     return shlex.quote(text)
 
 
-#: The module-level manager of seed 001: `secrets_manager.initialize(mcp.name)`.
+#: The module-level manager every server shares: `secrets_manager.initialize(mcp)`.
 secrets_manager = MCPSecretsManager()
