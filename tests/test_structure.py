@@ -244,7 +244,5 @@ def test_selection_knows_no_store_by_name() -> None:
 
 def test_no_stale_citations_in_our_modules() -> None:
     stale = re.compile(r"DESIGN §|seed[ -]0\d\d", re.I)
-    pending = {"fetcher.py", "manager.py"}  # rewritten by the elicitation work in parallel
     hits = {str(p.relative_to(SRC)) for p in _sources() if stale.search(p.read_text())}
-    assert hits - pending == set(), f"stale citations in {sorted(hits - pending)}"
-    assert pending - hits == set(), f"{sorted(pending - hits)} are clean: remove from pending"
+    assert hits == set(), f"stale citations in {sorted(hits)}"
