@@ -10,7 +10,7 @@ import urllib.parse
 def request(url: str, *, data: dict[str, str] | list[tuple[str, str]] | str | None = None,
             headers: dict[str, str] | None = None, method: str | None = None,
             ) -> tuple[int, str]:
-    """(status, body) of one request; (0, "") when nothing listens there. `data` is sent as
+    """(status, body) of one request; (0, "") when nothing listens there (any more). `data` is sent as
     an urlencoded form (a str is sent as it is), which makes the request a POST."""
     parts = urllib.parse.urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
@@ -30,7 +30,7 @@ def request(url: str, *, data: dict[str, str] | list[tuple[str, str]] | str | No
         conn.endheaders(encoded)
         resp = conn.getresponse()
         return resp.status, resp.read().decode("utf-8", "replace")
-    except ConnectionRefusedError:
+    except (ConnectionRefusedError, ConnectionResetError):  # closed, or closing under us
         return 0, ""
     finally:
         conn.close()
