@@ -31,6 +31,8 @@ import hmac
 import html
 import json
 import secrets
+import selectors
+import socket
 import socketserver
 import threading
 import time
@@ -102,10 +104,9 @@ class FormPage:
         self.url = self.origin + self._path
         self.deadline = time.monotonic() + self.expiry
         self._stopped = False
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-            name="mcp-secrets-page", daemon=True,
-        )
+        # A socket pair wakes the accept loop at once on stop (serve_forever would poll).
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._thread = threading.Thread(target=self._serve, name="mcp-secrets-page", daemon=True)
         self._thread.start()
         self._timer = threading.Timer(self.expiry, self._expire)
         self._timer.daemon = True
@@ -162,9 +163,24 @@ class FormPage:
             if self._stopped:
                 return
             self._stopped = True
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"x")
         if threading.current_thread() is not self._thread:
-            self._server.shutdown()
+            self._thread.join()
         self._server.server_close()
+        self._wake_r.close()
+        self._wake_w.close()
+
+    def _serve(self) -> None:
+        """Accept connections until `stop`; each request is answered in its own thread."""
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._server.socket, selectors.EVENT_READ)
+            selector.register(self._wake_r, selectors.EVENT_READ)
+            while True:
+                for key, _ in selector.select():
+                    if key.fileobj is self._wake_r:
+                        return
+                    self._server.handle_request()  # readable: returns at once
 
     def __repr__(self) -> str:  # the path is a capability: never show it
         return f"<FormPage port={self.port} {self._state}>"
@@ -435,6 +451,7 @@ def _consume(future: asyncio.Future[Any]) -> None:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    timeout = 0.5  # `handle_request` never blocks the accept loop for longer
     page: FormPage
 
     def server_bind(self) -> None:
