@@ -10,8 +10,8 @@ import urllib.parse
 def request(url: str, *, data: dict[str, str] | list[tuple[str, str]] | str | None = None,
             headers: dict[str, str] | None = None, method: str | None = None,
             ) -> tuple[int, str]:
-    """(status, body) of one request; (0, "") when nothing listens there (any more). `data` is sent as
-    an urlencoded form (a str is sent as it is), which makes the request a POST."""
+    """(status, body) of one request; (0, "") when nothing listens there (any more). `data`
+    is sent as an urlencoded form (a str as it is), which makes the request a POST."""
     parts = urllib.parse.urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
     body = data if isinstance(data, str) or data is None else urllib.parse.urlencode(data)

@@ -395,6 +395,31 @@ def test_client_without_url_mode_gets_the_set_hint(rig: UrlRig) -> None:
     assert "127.0.0.1" not in text
 
 
+def test_a_form_only_client_gets_the_set_hint_not_a_page(tmp_path: Path,
+                                                         server_name: str) -> None:
+    """The official TypeScript SDK v1 client declares `elicitation: {form: {}}` only: with no
+    display, the server must not send it a URL it never said it could open."""
+    import shutil
+    import subprocess
+
+    node = shutil.which("node")
+    interop = HERE / "interop"
+    assert node and (interop / "node_modules").is_dir(), "run scripts/setup (node, npm ci)"
+    r = UrlRig(tmp_path, server_name, "legacy")
+    plan = {"command": sys.executable, "args": [str(SERVER)], "env": r.env, "mode": "legacy",
+            "elicit": True, "answers": [], "calls": [{"tool": "fetch_key"}]}
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps(plan))
+    proc = subprocess.run([node, str(interop / "client_v1.mjs"), str(plan_file)], cwd=interop,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert not [line for line in lines if "prompt" in line]  # asked nothing, sent no URL
+    (result,) = [line for line in lines if line.get("tool") == "fetch_key"]
+    assert result["text"].startswith("FAILED: No display"), result
+    assert "mcp-secrets set" in result["text"] and "127.0.0.1" not in result["text"]
+
+
 @pytest.mark.parametrize("setting", ["window", "bogus"])
 def test_the_collect_setting(rig: UrlRig, setting: str) -> None:
     """`window` never serves a page (here: the no-display hint); an unknown value is a clear
