@@ -21,12 +21,14 @@ import hashlib
 import secrets
 import weakref
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mcp_secrets import config, elicitation
 from mcp_secrets.elicitation import Pending
 from mcp_secrets.errors import DialogError
-from mcp_secrets.urlform import FormPage
+
+if TYPE_CHECKING:  # the page (http.server and friends) loads only when one is served
+    from mcp_secrets.urlform import FormPage
 
 MODES = ("auto", "url", "window")
 
@@ -66,6 +68,8 @@ def wanted(ctx: Any, handler: Any) -> bool | str:
 
 
 def is_page(pending: Pending) -> bool:
+    from mcp_secrets.urlform import FormPage
+
     return isinstance(pending.session, FormPage)
 
 
