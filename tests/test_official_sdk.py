@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mcp.server.mcpserver import Context as SdkContext  # module level: tools' hints resolve here
 
 from mcp_secrets.manager import MCPSecretsManager
 
@@ -475,3 +476,141 @@ def test_typescript_v2_client_on_2026_07_28(server: Server) -> None:
     assert not result.get("failed") and not result["isError"], result
     assert result["text"].startswith("✅ Making API request with key")
     assert server.manager.retrieve_secret("api_key") == server.canary
+
+
+# ---------------------------------------------------------------- the README's example
+
+
+EXAMPLE = HERE.parent / "examples" / "sdk_weather_server.py"
+EXAMPLE_NAME = "Weather Demo (official SDK)"
+
+
+@pytest.fixture
+def example(tmp_path: Path) -> Any:
+    import hashlib
+
+    s = Server(tmp_path, EXAMPLE_NAME, script=EXAMPLE)
+    s.env["WEATHER_API_KEY_SHA256"] = hashlib.sha256(s.canary.encode()).hexdigest()
+    s.manager.clear_secrets()
+    yield s
+    s.manager.clear_secrets()
+    s.assert_no_leak()
+
+
+def test_example_server_on_both_eras(example: Server) -> None:
+    """examples/sdk_weather_server.py as a user runs it: the one-liner collects the key on
+    2026-07-28, the explicit style uses it on the handshake era, and the fake weather API says
+    the key it got is the one the human typed."""
+    asked, [(failed, text)] = run(example, "fastmcp", "2026-07-28", answers("Continue", "Allow"),
+                                  ("get_alerts", {"region": "north"}))
+    assert not failed and "its SHA-256 matches" in text, text
+    assert len(asked) == 2
+    asked, [(failed, text)] = run(example, "session", "2025-11-25", answers("Allow"),
+                                  ("get_forecast", {"city": "Oslo"}))
+    assert not failed and "its SHA-256 matches" in text, text
+    assert len(example.records()) == 1  # one window, in the first call only
+
+
+def test_readme_example_is_the_tested_one() -> None:
+    """Every line of the README's official-SDK example is a line of the example the test above
+    runs, so the README cannot drift into code that does not work."""
+    readme = (HERE.parent / "README.md").read_text()
+    section = readme.split("### For servers built on the official `mcp` SDK", 1)[1]
+    block = section.split("```python\n", 1)[1].split("```", 1)[0]
+    lines = {line.strip() for line in EXAMPLE.read_text().splitlines()}
+    missing = [line for line in block.splitlines()
+               if line.strip() and line.strip() != "..." and line.strip() not in lines]
+    assert not missing, f"README lines not in {EXAMPLE.name}: {missing}"
+
+
+# ---------------------------------------------------------------- install, in process
+
+
+def _server_with_a_permission_tool(name: str) -> tuple[Any, MCPSecretsManager]:
+    from mcp.server.mcpserver import MCPServer
+
+    from mcp_secrets.backends.memory import MemoryBackend
+
+    mcp = MCPServer(name)
+    manager = MCPSecretsManager()
+    manager.initialize(name, backend=MemoryBackend())
+    manager.store_secret("api_key", "value-never-sent")
+
+    @mcp.tool()
+    async def use(ctx: SdkContext) -> str:
+        await manager.retrieve_secret_with_permission("api_key", ctx)
+        return "used"
+
+    return mcp, manager
+
+
+async def _forge(mcp: Any, name: str) -> str:
+    """Call `use` with a state claiming the permission question was asked and an "Allow"."""
+    import mcp_types as types
+    from mcp import Client
+    from mcp.shared.exceptions import MCPError
+
+    key = f"mcp_secrets.permission:{name}:api_key"
+    forged = json.dumps({"mcp_secrets": {"asked": [key], "nonce": "x"}})
+    allow = {key: types.ElicitResult(action="accept", content={"value": "Allow"})}
+
+    async def never(context: Any, params: Any) -> Any:
+        raise AssertionError("no question is answered here")
+
+    async with Client(mcp, mode="2026-07-28", elicitation_callback=never) as client:
+        try:
+            res = await client.session.call_tool("use", {}, input_responses=allow,
+                                                 request_state=forged, allow_input_required=True)
+        except MCPError as exc:
+            return f"refused: {exc}"
+        return f"answered: {type(res).__name__} {getattr(res, 'content', '')}"
+
+
+def test_install_restores_a_removed_state_seal(server_name: str) -> None:
+    """A server whose middleware lost the SDK's request-state boundary takes a forged state as
+    its own: the plaintext reaches the tool (whose one-time question nonce still asks again).
+    `install` puts a seal back, so the same forgery is refused at the door."""
+    from mcp.server.request_state import RequestStateBoundary
+
+    from mcp_secrets.integrations import mcp_sdk
+
+    mcp, _ = _server_with_a_permission_tool(server_name)
+    mcp.middleware[:] = [m for m in mcp.middleware if not isinstance(m, RequestStateBoundary)]
+    mcp.call_tool = mcp_sdk.ToolCalls(mcp.call_tool)  # the glue, but no seal
+    unsealed = asyncio.run(_forge(mcp, server_name))
+    assert unsealed.startswith("answered:") and "InputRequiredResult" in unsealed, unsealed
+
+    mcp, _ = _server_with_a_permission_tool(server_name)
+    mcp.middleware[:] = [m for m in mcp.middleware if not isinstance(m, RequestStateBoundary)]
+    mcp_sdk.install(mcp)
+    assert "Invalid or expired requestState" in asyncio.run(_forge(mcp, server_name))
+
+
+def test_initialize_takes_an_mcpserver_or_a_subclass(server_name: str) -> None:
+    from mcp.server.mcpserver import MCPServer
+
+    from mcp_secrets.backends.memory import MemoryBackend
+    from mcp_secrets.integrations import mcp_sdk
+
+    class MyServer(MCPServer):  # type: ignore[type-arg]
+        pass
+
+    for cls in (MCPServer, MyServer):
+        mcp = cls(server_name)
+        manager = MCPSecretsManager()
+        manager.initialize(mcp, backend=MemoryBackend())
+        manager.initialize(mcp, backend=MemoryBackend())  # twice: still one wrapper
+        assert manager.server_name == server_name
+        assert mcp_sdk.installed(mcp) and not isinstance(mcp.call_tool.wrapped, mcp_sdk.ToolCalls)
+
+
+def test_fastmcp_contexts_are_not_adapted() -> None:
+    from fastmcp import Context, FastMCP
+
+    from mcp_secrets import elicitation
+    from mcp_secrets.integrations import mcp_sdk
+
+    ctx = Context(FastMCP("x"))
+    assert elicitation.adapt(ctx) is ctx and elicitation.adapt(None) is None
+    wrapped = mcp_sdk.SdkContext(object())  # type: ignore[arg-type]
+    assert elicitation.adapt(wrapped) is wrapped
