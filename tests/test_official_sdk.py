@@ -614,3 +614,14 @@ def test_fastmcp_contexts_are_not_adapted() -> None:
     assert elicitation.adapt(ctx) is ctx and elicitation.adapt(None) is None
     wrapped = mcp_sdk.SdkContext(object())  # type: ignore[arg-type]
     assert elicitation.adapt(wrapped) is wrapped
+
+
+def test_a_tool_called_outside_a_request(server_name: str) -> None:
+    """`await mcp.call_tool(...)` from Python (no client, the SDK's context has no request):
+    the permission check says there is nobody to ask instead of crashing."""
+    mcp, _ = _server_with_a_permission_tool(server_name)
+    from mcp_secrets.integrations import mcp_sdk
+
+    mcp_sdk.install(mcp)
+    result = asyncio.run(mcp.call_tool("use", {}))
+    assert result.is_error and "cannot be asked" in _text(result), result

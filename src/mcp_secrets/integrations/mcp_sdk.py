@@ -66,8 +66,12 @@ class SdkContext:
         return getattr(self._ctx, name)
 
     @property
-    def sdk_context(self) -> Context[Any, Any]:
-        return self._ctx
+    def request_context(self) -> Any:
+        """The SDK's request context, or None outside a request (the SDK raises there)."""
+        try:
+            return self._ctx.request_context
+        except ValueError:
+            return None
 
     async def elicit(self, message: str, options: list[str]) -> mcp_types.ElicitResult:
         """A form-mode single choice, the same schema FastMCP's `ctx.elicit(message, options)`
