@@ -50,6 +50,7 @@ class Server:
         (tmp / "record").mkdir()
         (tmp / "values.json").write_text(json.dumps({"api_key": self.canary}))
         self.stderr = tmp / "server.stderr"
+        self.wire = tmp / "server.wire"
         self.env = {
             **os.environ,
             "SERVER_NAME": name,
@@ -62,9 +63,14 @@ class Server:
 
     @property
     def command(self) -> tuple[str, list[str]]:
-        """The server under bash, so its stderr lands in a file the test reads."""
-        return "bash", ["-c", 'exec "$0" "$1" 2>>"$2"', sys.executable, str(self.script),
-                        str(self.stderr)]
+        """The server under bash, so its stderr and everything it sends land in files."""
+        return "bash", ["-c", '"$0" "$1" 2>>"$2" | tee -a "$3"', sys.executable,
+                        str(self.script), str(self.stderr), str(self.wire)]
+
+    def sent(self) -> list[dict[str, Any]]:
+        """Every JSON-RPC message the server wrote to its clients over stdio."""
+        text = self.wire.read_text() if self.wire.exists() else ""
+        return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
 
     @property
     def manager(self) -> MCPSecretsManager:
@@ -80,7 +86,8 @@ class Server:
     def assert_no_leak(self) -> None:
         for text in self.seen:
             assert self.canary not in text
-        assert self.canary not in (self.stderr.read_text() if self.stderr.exists() else "")
+        for path in (self.stderr, self.wire):
+            assert self.canary not in (path.read_text() if path.exists() else "")
 
 
 @pytest.fixture
@@ -234,6 +241,14 @@ def test_seed_tool_collects_then_asks_permission(client: str, era: str, server: 
     assert len(asked) == 2 and "Allow this use?" in asked[1]
     assert CODE_RE.findall(asked[0]) == server.window_codes()  # one window, the same code
     assert server.manager.retrieve_secret("api_key") == server.canary
+    elicits = [m for m in server.sent() if m.get("method") == "elicitation/create"]
+    if era == "2026-07-28":  # no back-channel: the questions travel in results
+        assert elicits == []
+    else:  # `mode` exists from 2025-11-25 on; only a choice is ever asked, never a value
+        assert len(elicits) == 2
+        assert all(("mode" in m["params"]) == (era != "2025-06-18") for m in elicits)
+        assert all(set(m["params"]["requestedSchema"]["properties"]) == {"value"}
+                   for m in elicits)
 
 
 @pytest.mark.parametrize(("client", "era"), CLIENTS)
@@ -625,3 +640,101 @@ def test_a_tool_called_outside_a_request(server_name: str) -> None:
     mcp_sdk.install(mcp)
     result = asyncio.run(mcp.call_tool("use", {}))
     assert result.is_error and "cannot be asked" in _text(result), result
+
+
+# ---------------------------------------------------------------- several clients, progress
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+def test_session_grant_belongs_to_one_http_client(mode: str, server: Server) -> None:
+    """One MCPServer process over streamable HTTP, two clients. A's "Allow for session" must
+    not hand the secret to B without asking B's human; on 2026-07-28 without authentication
+    nothing identifies a client between calls, so no session grant is kept at all."""
+    import socket
+    import time
+
+    from fastmcp import Client
+
+    server.manager.store_secret("api_key", server.canary)
+    port = _free_port()
+    with server.stderr.open("ab") as err:
+        proc = subprocess.Popen([sys.executable, str(SERVER)],
+                                env={**server.env, "HTTP_PORT": str(port)},
+                                stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        for _ in range(300):
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        url = f"http://127.0.0.1:{port}/mcp"
+        seen = {"A": 0, "B": 0}
+
+        def client(who: str, option: str) -> Any:
+            async def handler(message: str, response_type: Any, params: Any, ctx: Any) -> Any:
+                seen[who] += 1
+                server.seen.append(message)
+                return {"value": option}
+
+            return Client(url, mode=mode, elicitation_handler=handler)
+
+        async def main() -> list[tuple[bool, str]]:
+            out = []
+            async with client("A", "Allow for session") as a, client("B", "Deny") as b:
+                for c in (a, a, b):
+                    res = await c.call_tool("use_secret", {"name": "api_key"},
+                                            raise_on_error=False)
+                    out.append((bool(res.is_error), _text(res)))
+            return out
+
+        a1, a2, b1 = asyncio.run(main())
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    server.seen += [a1[1], a2[1], b1[1]]
+    assert not a1[0] and not a2[0] and a1[1].startswith("used api_key"), (a1, a2)
+    assert b1[0] and "denied" in b1[1], "client B got A's session grant"
+    assert seen["B"] == 1
+    assert seen["A"] == (1 if mode == "legacy" else 2)
+
+
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+def test_progress_while_the_human_is_at_the_window(mode: str, server: Server) -> None:
+    """The wait for the window sends `notifications/progress` carrying the code, where the
+    client gave a progress token (clients that opted in reset their timeout on them)."""
+    from fastmcp import Client
+    from fastmcp.client.transports import StdioTransport
+
+    from mcp_secrets import elicitation
+
+    server.env["FAKE_DIALOG_DELAY"] = str(elicitation.PROGRESS_EVERY + 2)
+    notes: list[str | None] = []
+    asked: list[str] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        notes.append(message)
+
+    async def handler(message: str, response_type: Any, params: Any, context: Any) -> Any:
+        asked.append(message)
+        return {"value": "Continue"}
+
+    async def main() -> str:
+        command, args = server.command
+        async with Client(StdioTransport(command, args, env=server.env), mode=mode,
+                          elicitation_handler=handler, progress_handler=on_progress) as c:
+            return _text(await c.call_tool("fetch_only", {}))
+
+    text = asyncio.run(main())
+    server.seen += [text, *asked, *(n or "" for n in notes)]
+    assert text.startswith("OK: Stored api_key"), text
+    (code,) = CODE_RE.findall(asked[0])
+    assert notes and all(n and code in n for n in notes), notes

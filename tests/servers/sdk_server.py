@@ -2,7 +2,8 @@
 subprocess over stdio by tests/test_official_sdk.py: the same tools as secrets_server.py.
 
 SERVER_NAME names it; NO_GLUE=1 initialises the manager with the name only (so the modern era
-must fail with a clear instruction).
+must fail with a clear instruction); HTTP_PORT=N serves streamable HTTP on 127.0.0.1:N instead
+of stdio (several clients of one server process).
 """
 
 from __future__ import annotations
@@ -82,4 +83,7 @@ async def search(q: str,
 
 
 if __name__ == "__main__":
-    mcp.run()
+    if os.environ.get("HTTP_PORT"):
+        mcp.run(transport="streamable-http", host="127.0.0.1", port=int(os.environ["HTTP_PORT"]))
+    else:
+        mcp.run()
