@@ -471,22 +471,27 @@ def test_state_bound_to_other_arguments_is_refused(server: Server) -> None:
 # ---------------------------------------------------------------- a TypeScript client
 
 
-def test_typescript_v2_client_on_2026_07_28(server: Server) -> None:
-    from tests.test_interop import INTEROP, node
+@pytest.mark.parametrize("client", ["ts-v1", "ts-v2-2026"])
+def test_typescript_clients(client: str, server: Server) -> None:
+    """The official TypeScript SDK v1 client (handshake era) and v2 client pinned to
+    2026-07-28, under node, against the MCPServer-built server."""
+    from tests.test_interop import INTEROP, TS_CLIENTS, node
 
+    script, mode = TS_CLIENTS[client]
     command, args = server.command
-    plan = {"command": command, "args": args, "env": server.env, "mode": "modern",
+    plan = {"command": command, "args": args, "env": server.env, "mode": mode,
             "elicit": True, "answers": ["Continue", "Allow"],
             "calls": [{"tool": "secure_api_request"}]}
     plan_file = server.tmp / "plan.json"
     plan_file.write_text(json.dumps(plan))
-    proc = subprocess.run([node(), str(INTEROP / "client_v2.mjs"), str(plan_file)], cwd=INTEROP,
+    proc = subprocess.run([node(), str(INTEROP / script), str(plan_file)], cwd=INTEROP,
                           capture_output=True, text=True, timeout=240, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     server.seen += [proc.stdout, proc.stderr]
     lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     (connected,) = [line for line in lines if "connected" in line]
-    assert connected["protocolVersion"] == "2026-07-28"
+    if client == "ts-v2-2026":
+        assert connected["protocolVersion"] == "2026-07-28"
     (result,) = [line for line in lines if "tool" in line]
     assert not result.get("failed") and not result["isError"], result
     assert result["text"].startswith("✅ Making API request with key")

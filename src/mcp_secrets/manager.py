@@ -58,10 +58,9 @@ class MCPSecretsManager:
                    profile: str | None = None) -> None:
         """Scope this manager to one server.
 
-        `server` is the server's name, or the server object (FastMCP's, or the official `mcp`
-        SDK's `MCPServer`): passing the object also installs the glue that makes `fetch_secrets`
-        and permission prompts work on 2026-07-28 (stateless) connections — the one line of
-        setup the modern era needs.
+        `server` is the server's name, or a FastMCP server object: passing the object also
+        installs the middleware that makes `fetch_secrets` and permission prompts work on
+        2026-07-28 (stateless) connections — the one line of setup the modern era needs.
         `profile` picks the profile (default: MCP_SECRETS_PROFILE, else the default profile).
         """
         from mcp_secrets.storage import MCPSecretsStorage

@@ -168,18 +168,15 @@ class ToolCalls:
             result = await self.wrapped(name, arguments, context)
         except InputRequired as ask:
             return ask.result
-        except UnexpectedToolError as exc:
+        except BaseException as exc:
             await _finish_call(context)
-            cause = exc.__cause__
-            if isinstance(cause, SecretsError):
-                return _error_result(f"Error executing tool {name}: {cause}")
-            raise
-        except BaseException:
-            await _finish_call(context)
-            raise
+            if isinstance(exc, UnexpectedToolError) and isinstance(exc.__cause__, SecretsError):
+                # The SDK shows a crash as a bare "Error executing tool"; ours say what to do.
+                return _error_result(f"Error executing tool {name}: {exc.__cause__}")
+            raise  # a ToolError's text reaches the client (an output guard would mask it here)
         if not isinstance(result, mcp_types.InputRequiredResult):
             await _finish_call(context)
-        return result
+        return result  # every result of this server's tools leaves through this line
 
 
 def _error_result(text: str) -> mcp_types.CallToolResult:
