@@ -624,6 +624,13 @@ def test_initialize_takes_an_mcpserver_or_a_subclass(server_name: str) -> None:
         assert mcp_sdk.installed(mcp) and not isinstance(mcp.call_tool.wrapped, mcp_sdk.ToolCalls)
 
 
+def test_initialize_refuses_the_low_level_server_clearly() -> None:
+    from mcp.server.lowlevel import Server
+
+    with pytest.raises(TypeError, match="supports the official SDK's MCPServer, not Server"):
+        MCPSecretsManager().initialize(Server("low"))
+
+
 def test_fastmcp_contexts_are_not_adapted() -> None:
     from fastmcp import Context, FastMCP
 

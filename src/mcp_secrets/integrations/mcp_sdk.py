@@ -195,9 +195,14 @@ async def _finish_call(context: Context[Any, Any] | None) -> None:
     forget_call_grants([*state["grants"].values(), *leg["grants"].values()])
 
 
-def install(server: MCPServer[Any]) -> None:
+def install(server: Any) -> None:
     """Wrap the server's tool calls (idempotent) and make sure its `request_state` is sealed:
     a server whose middleware lost the SDK's boundary gets one with a per-process key."""
+    if not isinstance(server, MCPServer):
+        raise TypeError(
+            f"initialize() supports the official SDK's MCPServer, not {type(server).__name__}: "
+            "build the server with mcp.server.mcpserver.MCPServer, or pass its name"
+        )
     if not any(isinstance(m, RequestStateBoundary) for m in server.middleware):
         server.middleware.append(
             RequestStateBoundary(RequestStateSecurity.ephemeral(), default_audience=server.name)
