@@ -307,6 +307,16 @@ def test_decline_stores_nothing(client: str, era: str, server: Server) -> None:
 
 @pytest.mark.parametrize(("client", "era"), [("session", "2025-11-25"),
                                              ("mcp.Client", "2026-07-28")])
+def test_permission_question_declined(client: str, era: str, server: Server) -> None:
+    server.manager.store_secret("api_key", server.canary)
+    asked, [(failed, text)] = run(server, client, era, answers("decline"),
+                                  ("use_secret", {"name": "api_key"}))
+    assert len(asked) == 1 and failed
+    assert "was not given: you declined the question in the MCP client" in text, text
+
+
+@pytest.mark.parametrize(("client", "era"), [("session", "2025-11-25"),
+                                             ("mcp.Client", "2026-07-28")])
 def test_two_secrets_in_one_call(client: str, era: str, server: Server) -> None:
     server.manager.store_secret("first", "one-" + server.canary)
     server.manager.store_secret("second", "two-" + server.canary)
