@@ -760,3 +760,56 @@ def test_progress_while_the_human_is_at_the_window(mode: str, server: Server) ->
     assert text.startswith("OK: Stored api_key"), text
     (code,) = CODE_RE.findall(asked[0])
     assert notes and all(n and code in n for n in notes), notes
+
+
+# ---------------------------------------------------------------- the real window
+
+
+@pytest.mark.display
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+def test_real_tk_dialog_with_the_one_liner(mode: str, server: Server) -> None:
+    """The one-liner with the REAL Tk dialog on Xvfb, typed into with xdotool: the client's
+    question carries the code, the human types the key into the window, the tool runs with it
+    and the window is gone. (The fake-dialog tests compare the window's code with the client's.)"""
+    from fastmcp import Client
+    from fastmcp.client.transports import StdioTransport
+
+    from tests import dialog_driver
+
+    server.env.pop("MCP_SECRETS_DIALOG", None)
+    title = f"MCP Secrets for {server.name}"
+    codes: list[str] = []
+    drivers: list[asyncio.Future[None]] = []
+
+    async def drive() -> None:
+        wid = await asyncio.to_thread(dialog_driver.find_window, title)
+        await asyncio.to_thread(dialog_driver.wait_focus, wid)
+        await asyncio.to_thread(dialog_driver.type_text, server.canary)
+        await asyncio.to_thread(dialog_driver.press, "Return")
+
+    async def handler(message: str, response_type: Any, params: Any, context: Any) -> Any:
+        server.seen.append(message)
+        options = params.requested_schema["properties"]["value"]["enum"]
+        if "Continue" not in options:
+            return {"value": "Allow"}
+        codes.extend(CODE_RE.findall(message))
+        if mode == "legacy":  # the window is already open beside the question
+            await drive()
+        else:  # 2026-07-28: it opens only after Continue
+            drivers.append(asyncio.ensure_future(drive()))
+        return {"value": "Continue"}
+
+    async def main() -> str:
+        command, args = server.command
+        async with Client(StdioTransport(command, args, env=server.env), mode=mode,
+                          elicitation_handler=handler) as c:
+            res = await c.call_tool("search", {"q": "tk"}, raise_on_error=False)
+            await asyncio.gather(*drivers)
+            return _text(res)
+
+    text = asyncio.run(main())
+    server.seen.append(text)
+    assert text.startswith("searched 'tk' with key"), text
+    assert len(codes) == 1
+    assert server.manager.retrieve_secret("api_key") == server.canary
+    assert not dialog_driver.window_exists(title)
