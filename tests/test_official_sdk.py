@@ -653,9 +653,13 @@ def test_fastmcp_contexts_are_not_adapted() -> None:
     assert elicitation.adapt(wrapped) is wrapped
 
 
-def test_a_tool_called_outside_a_request(server_name: str) -> None:
+def test_a_tool_called_outside_a_request(server_name: str,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """`await mcp.call_tool(...)` from Python (no client, the SDK's context has no request):
-    the permission check says there is nobody to ask instead of crashing."""
+    the permission check says it cannot ask instead of crashing. (The window it falls back to
+    is a fake that cannot open, so no real window outlives this test.)"""
+    monkeypatch.setenv("MCP_SECRETS_DIALOG", f"{sys.executable} {FAKE}")
+    monkeypatch.setenv("FAKE_DIALOG_MODE", "nodisplay")
     mcp, _ = _server_with_a_permission_tool(server_name)
     from mcp_secrets.integrations import mcp_sdk
 
