@@ -109,6 +109,11 @@ class UrlRig:
         if human is None:
             return Client(transport, mode=self.mode, log_handler=log_handler)
 
+        return Client(transport, mode=self.mode, elicitation_handler=self.handler(human),
+                      log_handler=log_handler)
+
+    def handler(self, human: Human) -> Any:
+        """The client's elicitation handler: records what it was sent, then plays `human`."""
         async def handler(message: str, response_type: Any, params: Any, context: Any) -> Any:
             self.messages.append(message)
             assert getattr(params, "mode", None) == "url", "a secret was asked in form mode"
@@ -119,8 +124,7 @@ class UrlRig:
                 self.errors.append(exc)
                 raise
 
-        return Client(transport, mode=self.mode, elicitation_handler=handler,
-                      log_handler=log_handler)
+        return handler
 
     async def call(self, c: Client[Any], tool: str = "fetch_key") -> str:
         res = await c.call_tool(tool, {})
@@ -134,11 +138,12 @@ class UrlRig:
         if self.errors:
             raise self.errors[0]
 
-    def assert_no_leak(self) -> None:
+    def assert_no_leak(self, *, logs_something: bool = True) -> None:
         for text in [*self.results, *self.messages, *self.logs, *self.urls]:
             assert self.canary not in text
         log = self.log.read_text() if self.log.exists() else ""
-        assert log, "the server wrote no log at all: the leak check would prove nothing"
+        if logs_something:  # FastMCP at DEBUG: an empty log would make this check prove nothing
+            assert log, "the server wrote no log at all"
         assert self.canary not in log
 
 
@@ -379,6 +384,38 @@ def test_cancel_on_the_page_stores_nothing(rig: UrlRig) -> None:
     assert text.startswith("FAILED: Cancelled"), text
     assert json.loads(stored)["api_key"] is None
     rig.assert_no_leak()
+
+
+def test_an_official_sdk_server_collects_through_the_page(rig: UrlRig) -> None:
+    """The same page from a server built on the official `mcp` SDK (tests/servers/
+    sdk_server.py, its glue adapting the context), on both eras."""
+    rig.env["MCP_BYPASS_SECRET_USE_CONFIRM"] = "true"  # the read-back below asks nobody
+
+    async def main() -> tuple[str, str]:
+        async with chromium() as browser:
+            async def human(message: str, url: str, params: Any) -> Any:
+                page = await browser.new_page()
+                await page.goto(url)
+                assert await page.inner_text("#verification-code") == code_in(message)
+                await page.fill("#field-0", rig.canary)
+                async with page.expect_navigation():
+                    await page.click("#submit")
+                return accept()
+
+            transport = StdioTransport(sys.executable, [str(HERE / "servers" / "sdk_server.py")],
+                                       env=rig.env, log_file=rig.log)
+            async with Client(transport, mode=rig.mode, elicitation_handler=rig.handler(human)
+                              ) as c:
+                text = (await c.call_tool("fetch_only", {})).content[0].text
+                used = (await c.call_tool("use_secret", {"name": "api_key"})).content[0].text
+                rig.results += [text, used]
+                rig.check_human()
+                return text, used
+
+    text, used = asyncio.run(main())
+    assert text.startswith("OK: Stored api_key"), text
+    assert used == f"used api_key {fingerprint(rig.canary)}"
+    rig.assert_no_leak(logs_something=False)  # the SDK's server is quiet on stderr by default
 
 
 # ---------------------------------------------------------------- when the page is not used
