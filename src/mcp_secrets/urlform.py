@@ -97,7 +97,11 @@ class FormPage:
         self._state: State = "open"
         self._result: concurrent.futures.Future[dict[str, str]] = concurrent.futures.Future()
         self._aio: asyncio.Future[dict[str, str]] | None = None
-        self._server = _Server((HOST, 0), _Handler)
+        try:
+            self._server = _Server((HOST, 0), _Handler)
+        except OSError as exc:  # no loopback (a locked-down container): say so, as a dialog would
+            raise DialogError(f"cannot serve the credential page on {HOST}: "
+                              f"{exc.strerror or type(exc).__name__}") from None
         self._server.page = self
         self.port: int = self._server.server_address[1]
         self.origin = f"http://{HOST}:{self.port}"
