@@ -330,3 +330,13 @@ def test_expiry_setting(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("MCP_SECRETS_PAGE_EXPIRY", bad)
         with pytest.raises(DialogError, match="MCP_SECRETS_PAGE_EXPIRY must be a positive"):
             default_expiry()
+
+
+def test_a_page_that_cannot_listen_is_a_dialog_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the address cannot be bound (here: one this machine does not have), the fetcher
+    gets a DialogError with a reason, as from a dialog that cannot open, not a crash."""
+    from mcp_secrets import urlform
+
+    monkeypatch.setattr(urlform, "HOST", "192.0.2.1")  # TEST-NET-1: never a local address
+    with pytest.raises(DialogError, match=r"cannot serve the credential page on 192\.0\.2\.1"):
+        FormPage(template(), expiry=60)
