@@ -82,6 +82,10 @@ class Masker:
             simple, key=len, reverse=True))) if simple else None)
         self._str_re = (re.compile("|".join(re.escape(v) for v in self.values))
                         if self.values else None)
+        # Every form as text, for strings that may hold JSON written by someone else (a tool
+        # returning json.dumps(...) as text): the output guard masks those.
+        self._forms_re = (re.compile("|".join(re.escape(f.decode("utf-8", "surrogateescape"))
+                                              for f in ordered)) if ordered else None)
 
     def __bool__(self) -> bool:
         return self._bytes_re is not None
@@ -97,6 +101,15 @@ class Masker:
     def mask_text(self, text: str) -> str:
         """`text` with every value replaced by the marker."""
         return self._str_re.sub(self.marker, text) if self._str_re else text
+
+    def mask_string(self, text: str) -> str:
+        """`text` with every value replaced by the marker, raw or in any JSON-escaped form
+        (`mask_text` knows the raw form only: enough for strings already decoded from JSON)."""
+        return self._forms_re.sub(self.marker, text) if self._forms_re else text
+
+    def finds(self, text: str) -> bool:
+        """Whether `text` holds a value in any form `mask_string` replaces."""
+        return self._forms_re is not None and self._forms_re.search(text) is not None
 
     def mask_bytes(self, data: bytes) -> bytes:
         """Byte-wise: raw and JSON-escaped forms of every value replaced by the marker."""
