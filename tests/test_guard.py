@@ -53,22 +53,32 @@ def holds(text: str, value: str) -> bool:
 # ------------------------------------------------------------------ a real server, both eras
 
 
+def strings(obj: Any) -> str:
+    """Every string inside `obj` (keys too), one a line: escaped exactly once, as sent."""
+    if isinstance(obj, str):
+        return obj
+    if isinstance(obj, dict):
+        return "\n".join(strings(k) + "\n" + strings(v) for k, v in obj.items())
+    if isinstance(obj, (list, tuple)):
+        return "\n".join(strings(v) for v in obj)
+    return ""
+
+
 async def exercise(client: Client[Any]) -> dict[str, str]:
-    """Every leaky tool, resource and prompt; what the client saw of each, as text."""
+    """Every leaky tool, resource and prompt; every string the client got from each."""
     seen: dict[str, str] = {}
     for tool in ("echo_key", "structured_key", "escaped_key", "log_key"):
         res = await client.call_tool(tool, {})
-        seen[tool] = json.dumps([c.model_dump() for c in res.content]) + json.dumps(
-            res.structured_content, ensure_ascii=False)
+        seen[tool] = strings([[c.model_dump() for c in res.content], res.structured_content])
     try:
         await client.call_tool("raise_key", {})
         seen["raise_key"] = "no error"
     except ToolError as exc:
         seen["raise_key"] = str(exc)
     contents = await client.read_resource("secret://key")
-    seen["resource"] = json.dumps([c.model_dump(mode="json") for c in contents])
+    seen["resource"] = strings([c.model_dump(mode="json") for c in contents])
     prompt = await client.get_prompt("key_prompt")
-    seen["prompt"] = json.dumps([m.model_dump(mode="json") for m in prompt.messages])
+    seen["prompt"] = strings([m.model_dump(mode="json") for m in prompt.messages])
     return seen
 
 
@@ -84,7 +94,7 @@ def run_server(tmp: Path, server_name: str, mode: str, *, guard_on: bool,
     logs: list[str] = []
 
     async def on_log(message: Any) -> None:
-        logs.append(json.dumps(message.data, ensure_ascii=False))
+        logs.append(strings(message.data))
 
     async def main() -> dict[str, str]:
         transport = StdioTransport(sys.executable, [str(SERVER)], env=env, log_file=log_file)

@@ -3,9 +3,9 @@
 A tool that returns, raises with, or logs its API key would hand it to the client (and so to a
 model) or to whoever reads the logs. `secrets_manager.initialize(server)` turns the guard on:
 
-* **Results**: the framework glue passes every tool result, resource read, prompt and error
-  message through `mask()` before it is sent. `mask()` walks str, bytes, list, tuple, dict and
-  pydantic models (every MCP result type, FastMCP's own result types) and returns a copy with
+* **Results**: the framework glue passes every tool result, resource read, prompt, error
+  message and notification through `mask()` before it is sent. `mask()` walks str, bytes, list,
+  tuple, dict, dataclasses and pydantic models (every MCP result type, FastMCP's own result types) and returns a copy with
   each value replaced by `masking.MARKER`; the object itself when there was nothing to hide.
 * **Logs**: a log-record factory masks each record as it is made (message, args, traceback,
   stack), so every logger and handler in the process sees the masked record, including
@@ -23,6 +23,8 @@ This module knows no MCP types: the glue in `integrations/` decides where to cal
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import logging
 import traceback
 from collections.abc import Callable
@@ -75,10 +77,11 @@ def mask(obj: _T, masker: Masker | None = None) -> _T:
     """`obj` with every known value replaced by the marker, as a copy; `obj` itself when there
     was nothing to hide or the guard is off. `obj` is never changed in place.
 
-    Handles str (raw and JSON-escaped forms), bytes, list, tuple, dict (keys too) and pydantic
-    models (fields, extra fields, private attributes): CallToolResult, TextContent,
-    EmbeddedResource, TextResourceContents, GetPromptResult, structured content, FastMCP's
-    ToolResult/ResourceResult/PromptResult. Other objects pass unchanged.
+    Handles str (raw and JSON-escaped forms), bytes, list, tuple, dict (keys too), dataclasses
+    and pydantic models (fields, extra fields, private attributes): CallToolResult,
+    TextContent, EmbeddedResource, TextResourceContents, GetPromptResult, notifications,
+    structured content, FastMCP's ToolResult/ResourceResult/PromptResult. Other objects pass
+    unchanged.
     """
     m = current_masker() if masker is None else masker
     if not m:
@@ -130,6 +133,8 @@ def _walk(obj: Any, m: Masker) -> tuple[Any, bool]:
         return _walk_dict(obj, m)
     if getattr(type(obj), "__pydantic_fields__", None) is not None:
         return _walk_model(obj, m)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return _walk_dataclass(obj, m)
     return obj, False
 
 
@@ -172,6 +177,22 @@ def _walk_model(obj: Any, m: Masker) -> tuple[Any, bool]:
     if p_changed:
         object.__setattr__(new, "__pydantic_private__", private_new)
     return new, True
+
+
+def _walk_dataclass(obj: Any, m: Masker) -> tuple[Any, bool]:
+    """A dataclass instance (FastMCP's LogData, say): a shallow copy with its fields masked."""
+    changes = {}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        new, changed = _walk(value, m)
+        if changed:
+            changes[f.name] = new
+    if not changes:
+        return obj, False
+    new_obj = copy.copy(obj)
+    for name, value in changes.items():
+        object.__setattr__(new_obj, name, value)  # frozen dataclasses too
+    return new_obj, True
 
 
 def _safe_str(exc: BaseException) -> str:
