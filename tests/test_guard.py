@@ -239,7 +239,8 @@ def test_errors_are_rebuilt_masked_and_without_their_chain(known: None) -> None:
     assert isinstance(hidden, ToolError)
     assert str(hidden) == f"Error calling tool 'x': bad key {MARKER}"
     assert hidden.__cause__ is None and hidden.__traceback__ is None
-    mcp_error = guard.masked_error(MCPError(-32000, "token-1234567 refused", {"t": "token-1234567"}))
+    mcp_error = guard.masked_error(
+        MCPError(-32000, "token-1234567 refused", {"t": "token-1234567"}))
     assert isinstance(mcp_error, MCPError)
     assert (mcp_error.code, mcp_error.message, mcp_error.data) == (
         -32000, f"{MARKER} refused", {"t": MARKER})
@@ -304,3 +305,17 @@ def test_initialize_turns_the_guard_on_and_guard_false_off(known: None) -> None:
     assert asyncio.run(returns_value(MCPSecretsManager())) == (MARKER, MARKER)
     mgr_guard = False
     assert asyncio.run(returns_value(MCPSecretsManager()))[0] == "inproc-secret-value"
+
+
+def test_fastmcp_results_private_wire_copy_and_bytes_are_masked(known: None) -> None:
+    from fastmcp.resources.base import ResourceContent, ResourceResult
+    from fastmcp.tools.base import ToolResult
+
+    learn("wire-secret-value")
+    proxied = ToolResult.from_mcp_result(mt.CallToolResult(
+        content=[mt.TextContent(type="text", text="wire-secret-value")]))
+    wire = guard.mask(proxied).to_mcp_result()  # what FastMCP sends for a proxied call
+    assert isinstance(wire, mt.CallToolResult)
+    assert wire.content[0].text == MARKER  # type: ignore[union-attr]
+    blob = ResourceResult([ResourceContent(b"k=wire-secret-value", mime_type="text/plain")])
+    assert guard.mask(blob).contents[0].content == f"k={MARKER}".encode()

@@ -4,9 +4,10 @@ A tool that returns, raises with, or logs its API key would hand it to the clien
 model) or to whoever reads the logs. `secrets_manager.initialize(server)` turns the guard on:
 
 * **Results**: the framework glue passes every tool result, resource read, prompt, error
-  message and notification through `mask()` before it is sent. `mask()` walks str, bytes, list,
-  tuple, dict, dataclasses and pydantic models (every MCP result type, FastMCP's own result types) and returns a copy with
-  each value replaced by `masking.MARKER`; the object itself when there was nothing to hide.
+  message and notification through `mask()` before it is sent. `mask()` walks str, bytes,
+  list, tuple, dict, dataclasses and pydantic models (every MCP result type, FastMCP's own
+  result types) and returns a copy with each value replaced by `masking.MARKER`; the object
+  itself when there was nothing to hide.
 * **Logs**: a log-record factory masks each record as it is made (message, args, traceback,
   stack), so every logger and handler in the process sees the masked record, including
   FastMCP's loggers, which do not propagate to the root logger, and handlers added later.
@@ -84,7 +85,7 @@ def mask(obj: _T, masker: Masker | None = None) -> _T:
     unchanged.
     """
     m = current_masker() if masker is None else masker
-    if not m:
+    if not m or _clean(obj, m):
         return obj
     new, changed = _walk(obj, m)
     return new if changed else obj
@@ -113,6 +114,25 @@ def masked_error(exc: BaseException,
 
 
 # ------------------------------------------------------------------------------ walking
+
+
+def _clean(obj: Any, m: Masker) -> bool:
+    """True when `obj` surely holds no value: one search of its JSON form, which is what goes on
+    the wire (pydantic-core's encoder: ~10 us for 2 KB, against ~70 us to walk it in Python).
+    False means "walk it": a value was seen, or the object has no JSON form, or it keeps
+    private attributes (FastMCP sends a proxied ToolResult's private wire copy)."""
+    if isinstance(obj, str):
+        return not m.finds(obj)
+    if getattr(obj, "__pydantic_private__", None):
+        return False
+    try:
+        from pydantic_core import to_json
+
+        blob = to_json(obj)
+    except Exception:  # no pydantic, or something it cannot encode: walk it instead
+        return False
+    return not m.finds(blob)
+
 
 
 def _walk(obj: Any, m: Masker) -> tuple[Any, bool]:
@@ -149,14 +169,15 @@ def _walk_items(items: Any, m: Masker) -> tuple[list[Any], bool]:
 
 
 def _walk_dict(obj: dict[Any, Any], m: Masker) -> tuple[Any, bool]:
-    out = {}
-    changed = False
-    for key, value in obj.items():
+    out: dict[Any, Any] | None = None  # built from the first change on
+    for i, (key, value) in enumerate(obj.items()):
         new_key, c1 = _walk(key, m)
         new, c2 = _walk(value, m)
-        out[new_key] = new
-        changed |= c1 or c2
-    return (out, True) if changed else (obj, False)
+        if (c1 or c2) and out is None:
+            out = dict(list(obj.items())[:i])
+        if out is not None:
+            out[new_key] = new
+    return (out, True) if out is not None else (obj, False)
 
 
 def _walk_model(obj: Any, m: Masker) -> tuple[Any, bool]:

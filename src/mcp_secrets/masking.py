@@ -107,8 +107,10 @@ class Masker:
         (`mask_text` knows the raw form only: enough for strings already decoded from JSON)."""
         return self._forms_re.sub(self.marker, text) if self._forms_re else text
 
-    def finds(self, text: str) -> bool:
-        """Whether `text` holds a value in any form `mask_string` replaces."""
+    def finds(self, text: str | bytes) -> bool:
+        """Whether `text` (or UTF-8 bytes) holds a value, raw or in any JSON-escaped form."""
+        if isinstance(text, bytes):
+            return self._bytes_re is not None and self._bytes_re.search(text) is not None
         return self._forms_re is not None and self._forms_re.search(text) is not None
 
     def mask_bytes(self, data: bytes) -> bytes:

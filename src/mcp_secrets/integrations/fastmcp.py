@@ -124,7 +124,7 @@ def _guard_notifications(ctx: Any) -> None:
     except Exception:  # no session (a direct call outside a request)
         return
     notify = getattr(session, "_notify", None)
-    if notify is None or getattr(notify, "mcp_secrets_guarded", False):
+    if session is None or notify is None or getattr(notify, "mcp_secrets_guarded", False):
         return
 
     async def guarded_notify(notification: Any, *args: Any, **kwargs: Any) -> None:
