@@ -123,7 +123,8 @@ def _clean(obj: Any, m: Masker) -> bool:
     private attributes (FastMCP sends a proxied ToolResult's private wire copy)."""
     if isinstance(obj, str):
         return not m.finds(obj)
-    if getattr(obj, "__pydantic_private__", None):
+    private = getattr(obj, "__pydantic_private__", None)
+    if private and any(v is not None for v in private.values()):
         return False
     try:
         from pydantic_core import to_json
