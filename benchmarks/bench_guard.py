@@ -67,9 +67,9 @@ async def measure() -> None:
         for tool in ("small", "clean", "leaky"):  # warm up
             await per_call(tool)
         results: dict[tuple[str, bool], list[float]] = {}
-        for _ in range(ROUNDS):  # interleaved: a noisy neighbour hits both alike
+        for r in range(ROUNDS):  # interleaved, order flipped: a noisy neighbour hits both alike
             for tool in ("small", "clean", "leaky"):
-                for on in (False, True):
+                for on in ((False, True) if r % 2 else (True, False)):
                     (guard.enable if on else guard.disable)()
                     results.setdefault((tool, on), []).append(await per_call(tool))
         guard.enable()

@@ -200,6 +200,9 @@ def test_mask_covers_plain_data_bytes_and_escaped_forms(known: None) -> None:
     assert value not in escaped
     assert guard.mask(escaped) == json.dumps({"auth": "Bearer PLACEHOLDER"}).replace(
         "PLACEHOLDER", MARKER)
+    # Inside a model too: its JSON form escapes the escapes, and the quick check must see that.
+    content = guard.mask(mt.TextContent(type="text", text=escaped))
+    assert content.text == guard.mask(escaped) and value not in content.model_dump_json()
     assert guard.mask(("a", value)) == ("a", MARKER)
     assert guard.mask(f"x{value}".encode()) == f"x{MARKER}".encode()
     clean = {"a": ["b", {"c": 1}]}
