@@ -209,6 +209,19 @@ def test_mask_covers_plain_data_bytes_and_escaped_forms(known: None) -> None:
     assert guard.mask(clean) is clean  # nothing to hide: no copy at all
 
 
+@pytest.mark.parametrize("value", ["plain-secret-42", 'q"uo\\te/sl-1', "ééééé-x", "tab\there-1234",
+                                   "-----BEGIN KEY-----\nMIIEabcdef\n-----END KEY-----"])
+def test_every_form_of_a_value_is_masked_inside_a_result(known: None, value: str) -> None:
+    learn(value)
+    for form in sorted(forms(value)) + [json.dumps({"k": value}),
+                                        json.dumps({"k": value}, ensure_ascii=False)]:
+        result = mt.CallToolResult(content=[mt.TextContent(type="text", text=f"x {form} y")],
+                                   structured_content={"t": form})
+        out = guard.mask(result)
+        for text in (out.content[0].text, out.structured_content["t"]):  # type: ignore
+            assert MARKER in text and not any(f in text for f in forms(value)), text
+
+
 def test_short_values_and_a_guard_that_is_off_mask_nothing(known: None) -> None:
     short = "x" * (MIN_LENGTH - 1)
     learn(short, "long-enough-value")
