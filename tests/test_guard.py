@@ -213,8 +213,8 @@ def test_mask_covers_plain_data_bytes_and_escaped_forms(known: None) -> None:
                                    "-----BEGIN KEY-----\nMIIEabcdef\n-----END KEY-----"])
 def test_every_form_of_a_value_is_masked_inside_a_result(known: None, value: str) -> None:
     learn(value)
-    for form in sorted(forms(value)) + [json.dumps({"k": value}),
-                                        json.dumps({"k": value}, ensure_ascii=False)]:
+    for form in [*sorted(forms(value)), json.dumps({"k": value}),
+                 json.dumps({"k": value}, ensure_ascii=False)]:
         result = mt.CallToolResult(content=[mt.TextContent(type="text", text=f"x {form} y")],
                                    structured_content={"t": form})
         out = guard.mask(result)
