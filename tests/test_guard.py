@@ -20,7 +20,7 @@ from typing import Any
 
 import mcp_types as mt
 import pytest
-from fastmcp import Client, FastMCP
+from fastmcp import Client, Context, FastMCP
 from fastmcp.client.transports import StdioTransport
 from fastmcp.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
@@ -335,3 +335,45 @@ def test_fastmcp_results_private_wire_copy_and_bytes_are_masked(known: None) -> 
     assert wire.content[0].text == MARKER  # type: ignore[union-attr]
     blob = ResourceResult([ResourceContent(b"k=wire-secret-value", mime_type="text/plain")])
     assert guard.mask(blob).contents[0].content == f"k={MARKER}".encode()
+
+
+def test_resource_and_prompt_errors_and_progress_are_masked(known: None) -> None:
+    """In process (no rig): the errors a resource or a prompt raises, and a progress message."""
+    import asyncio
+
+    server = FastMCP("guard-errors")
+    mgr = MCPSecretsManager()
+    mgr.initialize(server, backend=MemoryBackend())
+    mgr.store_secret("k", "err-secret-value")
+
+    @server.resource("secret://broken")
+    def broken() -> str:
+        raise ValueError(f"cannot use {mgr.retrieve_secret('k')}")
+
+    @server.prompt
+    def broken_prompt() -> str:
+        raise RuntimeError(f"prompt needs {mgr.retrieve_secret('k')}")
+
+    @server.tool
+    async def progress(ctx: Context) -> str:
+        await ctx.report_progress(1, 2, f"sent {mgr.retrieve_secret('k')}")
+        return "done"
+
+    seen: list[str] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append(str(message))
+
+    async def main() -> None:
+        async with Client(server, mode="legacy", progress_handler=on_progress) as client:
+            for call in (client.read_resource("secret://broken"),
+                         client.get_prompt("broken_prompt")):
+                try:
+                    await call
+                except Exception as exc:
+                    seen.append(str(exc))
+            await client.call_tool("progress", {})
+
+    asyncio.run(main())
+    assert len(seen) == 3, seen
+    assert all("err-secret-value" not in s and MARKER in s for s in seen), seen
