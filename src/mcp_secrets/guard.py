@@ -273,3 +273,4 @@ def _mask_record(record: logging.LogRecord, m: Masker) -> None:
         record.args = ()
     if record.stack_info:
         record.stack_info = m.mask_string(record.stack_info)
+    # Not `extra=` fields: Logger.makeRecord sets them after the factory returns.

@@ -75,11 +75,11 @@ class MCPSecretsManager:
         if not isinstance(server, str):
             from mcp_secrets import guard as output_guard
 
+            _install_adapter(server)
             if guard:
                 output_guard.enable()
             else:
                 output_guard.disable()
-            _install_adapter(server)
 
     @property
     def storage(self) -> MCPSecretsStorage:
