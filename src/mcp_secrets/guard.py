@@ -13,11 +13,15 @@ model) or to whoever reads the logs. `secrets_manager.initialize(server)` turns 
   FastMCP's loggers, which do not propagate to the root logger, and handlers added later.
 
 Which values: every value this process has read from a store or written to one
-(`storage.handled_values`), for any server: a tool can only return a secret it got from us.
-They are noted on the store-read and write paths, never on the cached read, which stays as fast
-as before. Values shorter than `masking.MIN_LENGTH` characters are not masked (masking "1"
-everywhere would mangle every result), nor is a value the tool transformed (base64, hashed,
-split): the guard is a net, not a licence to return secrets.
+(`storage.handled_values`), for any server, since that is where a tool gets its secrets; a
+deleted or rotated value stays on the list (a tool may still hold it). They are noted on the
+store-read and write paths, never on the cached read, which stays as fast as before. Nothing is
+read just to guard it: no keychain prompt, no audit "first read" for a secret no tool used.
+The guard is process-wide, like the module-level `secrets_manager`.
+
+Values shorter than `masking.MIN_LENGTH` characters are not masked (masking "1" everywhere
+would mangle every result), nor is a value the tool transformed (base64, hashed, split): the
+guard is a net, not a licence to return secrets.
 
 This module knows no MCP types: the glue in `integrations/` decides where to call it.
 """
