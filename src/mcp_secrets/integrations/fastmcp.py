@@ -11,7 +11,7 @@ live in `mcp_secrets.elicitation`; this module adds nothing to them.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, TypeVar
 
 import mcp_types
 from fastmcp.exceptions import PromptError, ResourceError, ToolError
@@ -34,6 +34,9 @@ __all__ = [
     "require_middleware",
     "requires_secret",
 ]
+
+
+_R = TypeVar("_R")
 
 
 class SecretsToolError(ToolError):
@@ -86,24 +89,25 @@ class SecretsMiddleware(Middleware):
         context: MiddlewareContext[mcp_types.ReadResourceRequestParams],
         call_next: CallNext[mcp_types.ReadResourceRequestParams, ResourceResult],
     ) -> ResourceResult:
-        try:
-            result = await call_next(context)
-        except Exception as exc:
-            _raise_masked(exc, ResourceError)
-            raise
-        return guard.mask(result)
+        return await _guarded(call_next, context, ResourceError)
 
     async def on_get_prompt(
         self,
         context: MiddlewareContext[mcp_types.GetPromptRequestParams],
         call_next: CallNext[mcp_types.GetPromptRequestParams, PromptResult],
     ) -> PromptResult:
-        try:
-            result = await call_next(context)
-        except Exception as exc:
-            _raise_masked(exc, PromptError)
-            raise
-        return guard.mask(result)
+        return await _guarded(call_next, context, PromptError)
+
+
+async def _guarded(call_next: CallNext[Any, _R], context: MiddlewareContext[Any],
+                   fallback: type[Exception]) -> _R:
+    """The result of `call_next`, or its error, through the output guard."""
+    try:
+        result = await call_next(context)
+    except Exception as exc:
+        _raise_masked(exc, fallback)
+        raise
+    return guard.mask(result)
 
 
 def _raise_masked(exc: BaseException, fallback: type[Exception]) -> None:
