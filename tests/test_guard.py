@@ -377,3 +377,36 @@ def test_resource_and_prompt_errors_and_progress_are_masked(known: None) -> None
     asyncio.run(main())
     assert len(seen) == 3, seen
     assert all("err-secret-value" not in s and MARKER in s for s in seen), seen
+
+
+def test_official_sdk_tool_results_and_tool_errors_are_masked(known: None) -> None:
+    """The official SDK's MCPServer, its tool calls through our wrapper (in process)."""
+    import asyncio
+
+    from mcp.server.mcpserver import MCPServer
+    from mcp.server.mcpserver.exceptions import ToolError as SdkToolError
+
+    server = MCPServer("guard-sdk")
+    mgr = MCPSecretsManager()
+    mgr.initialize(server, backend=MemoryBackend())
+    mgr.store_secret("k", "sdk-secret-value")
+
+    @server.tool()
+    def leak() -> str:
+        return f"key={mgr.retrieve_secret('k')}"
+
+    @server.tool()
+    def boom() -> str:
+        raise SdkToolError(f"bad key {mgr.retrieve_secret('k')}")
+
+    async def main() -> tuple[Any, str]:
+        result = await server.call_tool("leak", {})
+        try:
+            await server.call_tool("boom", {})
+        except SdkToolError as exc:
+            return result, str(exc)
+        return result, "no error"
+
+    result, error = asyncio.run(main())
+    assert "sdk-secret-value" not in repr(result) and MARKER in repr(result)
+    assert error == f"Error executing tool boom: bad key {MARKER}"
