@@ -58,7 +58,8 @@ class MCPSecretsManager:
                    profile: str | None = None, guard: bool = True) -> None:
         """Scope this manager to one server.
 
-        `server` is the server's name, or a FastMCP server object: passing the object also
+        `server` is the server's name, or a server object (FastMCP, or the official SDK's
+        `MCPServer`): passing the object also
         installs the middleware that makes `fetch_secrets` and permission prompts work on
         2026-07-28 (stateless) connections — the one line of setup the modern era needs —
         and the output guard (see `mcp_secrets.guard`): any secret value this process knows
