@@ -24,7 +24,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "mcp_secrets"
 #: Top to bottom. A name is a top-level module or package of mcp_secrets.
 LAYERS: list[set[str]] = [
     {"cli", "integrations", "proxy"},
-    {"manager", "fetcher", "urlflow", "permissions", "migrate"},
+    {"manager", "fetcher", "urlflow", "permissions", "migrate", "guard"},
     {"elicitation", "ui_handler", "dialog", "urlform", "verification", "scan", "detect",
      "configs", "rewrite", "clients", "jsonc"},
     {"storage", "stores", "selection", "cache", "names", "refs", "refs_local", "refs_team",
@@ -42,6 +42,8 @@ FORBIDDEN: dict[str, set[str]] = {
     "urlform": {"storage", "stores", "selection", "cache", "names", "backends", "refs",
                 "refs_local", "manager", "fetcher", "permissions", "integrations", "elicitation",
                 "cli", "mcp", "fastmcp"},
+    # The output guard walks any result generically: the glue decides where to call it.
+    "guard": {"mcp", "fastmcp", "mcp_types"},
     # Storage knows nothing of MCP.
     **{low: {"mcp", "fastmcp"} for low in ("storage", "stores", "selection", "cache", "names",
                                             "refs", "refs_local", "refs_team", "rotation",

@@ -96,6 +96,7 @@ class UrlRig:
             "FASTMCP_LOG_LEVEL": "DEBUG",
             "MCP_SECRETS_BACKEND": "memory",
             "MCP_SECRETS_STATE_DIR": str(self.tmp / "state"),
+            "GUARD": "0",  # the leak checks test our code, not the output guard's net
         })
         self.log = self.tmp / "server.log"
 
