@@ -76,9 +76,9 @@ def is_page(pending: Pending) -> bool:
 def message(flow: Flow, code: str) -> str:
     """What the client shows beside the address (it shows the full address itself)."""
     return (
-        f"{flow.server} needs {', '.join(flow.names)}. Open the page at the address below, on "
-        f"this computer, to enter it. Verification code: {code} — type your credentials there "
-        "only if the page shows the same code."
+        f"{flow.server} needs {', '.join(flow.names)}. Open the page at the address below in a "
+        f"browser on the machine where {flow.server} runs. Verification code: {code} — type "
+        "your credentials there only if the page shows the same code."
     )
 
 
