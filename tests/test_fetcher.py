@@ -27,6 +27,14 @@ def test_no_display_message_is_shell_quoted() -> None:
     assert "'My Server'" in msg
 
 
+def test_hint_names_the_profile_the_secret_belongs_in() -> None:
+    """A hint without `--profile` would store the key where this server never reads it."""
+    ok, msg = _failure(NoDisplayError("DISPLAY is not set"), "srv", ["api_key"], "work")
+    assert not ok and "mcp-secrets set --profile work srv api_key" in msg
+    _, default = _failure(NoDisplayError("DISPLAY is not set"), "srv", ["api_key"], "default")
+    assert "mcp-secrets set srv api_key" in default and "--profile" not in default
+
+
 @pytest.mark.parametrize(
     ("info", "error"),
     [({}, ValueError), ({"a/b": {}}, InvalidSecretName), ({"k": {"requried": True}}, ValueError)],

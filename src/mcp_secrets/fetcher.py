@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
-import shlex
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -41,7 +40,7 @@ from mcp_secrets.errors import (
     NoDisplayError,
     SecretsError,
 )
-from mcp_secrets.names import validate_name
+from mcp_secrets.names import set_command, validate_name
 from mcp_secrets.verification import new_code
 
 if TYPE_CHECKING:
@@ -123,28 +122,27 @@ def _client_message(server: str, names: list[str], code: str, *, opened: bool = 
     )
 
 
-def _call_again(server: str, names: list[str]) -> str:
-    return "call the tool again to start over, or " + _manual_fix(server, names)
+def _call_again(server: str, names: list[str], profile: str | None = None) -> str:
+    return "call the tool again to start over, or " + _manual_fix(server, names, profile)
 
 
-def _manual_fix(server: str, names: list[str]) -> str:
-    commands = "; ".join(f"mcp-secrets set {shlex.quote(server)} {shlex.quote(n)}" for n in names)
+def _manual_fix(server: str, names: list[str], profile: str | None = None) -> str:
+    commands = set_command(server, *names, profile=profile)
     return f"provide it another way by running `{commands}` in a terminal, then retry"
 
 
-def _failure(exc: DialogError, server: str, names: list[str]) -> tuple[bool, str]:
+def _failure(
+    exc: DialogError, server: str, names: list[str], profile: str | None = None
+) -> tuple[bool, str]:
     if isinstance(exc, NoDisplayError):
-        return False, (
-            f"No display is available for the credential dialog ({exc}). Nothing was stored; "
-            + _manual_fix(server, names) + "."
-        )
-    if isinstance(exc, DialogCancelled):
-        return False, f"Cancelled: {exc}. Nothing was stored; " + _call_again(server, names) + "."
-    if isinstance(exc, DialogTimeout):
-        return False, f"Timed out: {exc}. Nothing was stored; " + _call_again(server, names) + "."
-    return False, f"The credential dialog failed: {exc}. Nothing was stored; " + _manual_fix(
-        server, names
-    ) + "."
+        what, next_step = f"No display is available for the credential dialog ({exc})", _manual_fix
+    elif isinstance(exc, DialogCancelled):
+        what, next_step = f"Cancelled: {exc}", _call_again
+    elif isinstance(exc, DialogTimeout):
+        what, next_step = f"Timed out: {exc}", _call_again
+    else:
+        what, next_step = f"The credential dialog failed: {exc}", _manual_fix
+    return False, f"{what}. Nothing was stored; {next_step(server, names, profile)}."
 
 
 
@@ -189,7 +187,7 @@ async def fetch_secrets(
     if url:
         return await urlflow.collect(ctx, flow)
     if problem := elicitation.no_display_now(flow.handler):
-        return _failure(NoDisplayError(problem), server, missing)
+        return _failure(NoDisplayError(problem), server, missing, manager.storage.profile)
     if elicitation.can_elicit(ctx) and elicitation.is_modern(ctx):
         # Only a question needs the middleware; a client that cannot elicit gets the window.
         elicitation.require_middleware(ctx)
@@ -293,12 +291,12 @@ class _Flow:
             try:
                 code, session = await self.start(code, page=page)
             except DialogError as exc:
-                return _failure(exc, self.server, self.names)
+                return self.failure(exc)
             try:
                 result: tuple[bool, str] = await body(ctx, self, code, session)
                 return result
             except DialogError as exc:
-                return _failure(exc, self.server, self.names)
+                return self.failure(exc)
             finally:
                 if not self.parked:
                     await session.close()
@@ -322,20 +320,20 @@ class _Flow:
             values = await elicitation.wait_window(ctx, pending, self.until)
         except DialogError as exc:
             await pending.session.close()
-            return _failure(exc, self.server, self.names)
+            return self.failure(exc)
         if values is None:
             return self.park(pending)
         await pending.session.close()
         return await self.store(values)
 
     def failure(self, exc: DialogError) -> tuple[bool, str]:
-        return _failure(exc, self.server, self.names)
+        return _failure(exc, self.server, self.names, self.manager.storage.profile)
 
     def call_again(self) -> str:
-        return _call_again(self.server, self.names)
+        return _call_again(self.server, self.names, self.manager.storage.profile)
 
     def manual_fix(self) -> str:
-        return _manual_fix(self.server, self.names)
+        return _manual_fix(self.server, self.names, self.manager.storage.profile)
 
     async def store(self, values: Mapping[str, str]) -> tuple[bool, str]:
         stored = []
@@ -372,26 +370,24 @@ async def _handshake(ctx: Any, flow: _Flow, code: str, session: DialogSession) -
             if reply.choice != CONTINUE:
                 return False, (
                     f"Nothing was stored: {reply.explain()}, and the window was closed; "
-                    + _call_again(flow.server, flow.names) + "."
+                    + flow.call_again() + "."
                 )
             return await flow.collect(ctx, Pending(code, session))
         if not done:  # the human has not answered the client's question within the budget
             return False, (
                 "Nothing was stored: nobody chose Continue in the MCP client in time, and the "
-                "window was closed; " + _call_again(flow.server, flow.names) + "."
+                "window was closed; " + flow.call_again() + "."
             )
         values = await session.wait()  # raises DialogCancelled etc. if it did not collect
         done, _ = await asyncio.wait({question}, timeout=max(0.0, flow.until - loop.time()))
         if not done:
             return False, (
                 f"Nothing was stored: you submitted the window but did not choose {CONTINUE} in "
-                "the MCP client in time; " + _call_again(flow.server, flow.names) + "."
+                "the MCP client in time; " + flow.call_again() + "."
             )
         reply = question.result()
         if reply.choice != CONTINUE:
-            return False, f"Nothing was stored: {reply.explain()}; " + _call_again(
-                flow.server, flow.names
-            ) + "."
+            return False, f"Nothing was stored: {reply.explain()}; " + flow.call_again() + "."
         return await flow.store(values)
     finally:
         for task in (exited, question):
@@ -448,7 +444,7 @@ async def _modern(ctx: Any, flow: _Flow) -> tuple[bool, str]:
         _ASKED.pop(flow_id or "", None)
         return False, (
             f"Nothing was stored: {reply.explain()}; no window was opened. "
-            + _call_again(flow.server, flow.names) + "."
+            + flow.call_again() + "."
         )
     if reply is None or asked is None or asked[2] <= time.monotonic():
         now = time.monotonic()

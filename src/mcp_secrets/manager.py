@@ -137,6 +137,7 @@ class MCPSecretsManager:
         Raises PermissionDeniedError on Deny, decline, cancel or a client that cannot ask,
         unless MCP_BYPASS_SECRET_USE_CONFIRM=true.
         """
+        from mcp_secrets.names import set_command
         from mcp_secrets.permissions import request_permission
 
         storage = self.storage
@@ -144,8 +145,8 @@ class MCPSecretsManager:
         if not await asyncio.to_thread(storage.secret_exists, name):
             raise SecretsError(
                 f"secret {name!r} is not stored for server {storage.server_name!r}: collect it "
-                f"with fetch_secrets() or run: mcp-secrets set {_shell_quote(storage.server_name)} "
-                f"{_shell_quote(name)}"
+                f"with fetch_secrets() or run: "
+                f"{set_command(storage.server_name, name, profile=storage.profile)}"
             )
         await request_permission(ctx, storage.server_name, name, reason)
         value = await asyncio.to_thread(storage.retrieve_secret, name)
@@ -156,12 +157,6 @@ class MCPSecretsManager:
     def __repr__(self) -> str:
         scope = self._storage.server_name if self._storage else "uninitialized"
         return f"<MCPSecretsManager {scope}>"
-
-
-def _shell_quote(text: str) -> str:
-    import shlex
-
-    return shlex.quote(text)
 
 
 #: The module-level manager every server shares: `secrets_manager.initialize(mcp)`.
