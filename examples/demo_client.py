@@ -7,6 +7,7 @@ the MCP connection nowhere (tool results, elicitation messages, log notification
     python examples/demo_client.py --human robot    # headless: the robot fills the real dialog
     python examples/demo_client.py --human person   # you type the key into the dialog
     python examples/demo_client.py --no-display     # no dialog possible: the CLI fallback
+    python examples/demo_client.py --browser        # no display: the key goes in a browser page
 
 Usually started by `scripts/demo`, which prepares a private keychain and display first.
 """
@@ -35,6 +36,8 @@ ARTIFACTS = REPO / "artifacts"
 ERAS = ("legacy", "2026-07-28")
 CODE_RE = re.compile(r"\b[A-Z2-9]{4}-[A-Z2-9]{4}\b")
 PREFERRED = ("Continue", "Allow for session", "Allow")
+CHROMIUM = "/usr/bin/chromium"  # Debian's, driven headless by Playwright (scripts/setup installs)
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 def say(who: str, text: str) -> None:
@@ -64,6 +67,8 @@ class Demo:
                         ) -> Any:
         """What the person sees in their MCP client, and the answer they give."""
         self.conversation.append(message)
+        if getattr(params, "mode", None) == "url":
+            return await self.on_url(message, params.url)
         say("client", f"asks the human: {message}")
         schema = getattr(params, "requested_schema", None) or {}
         options = schema.get("properties", {}).get("value", {}).get("enum") or []
@@ -78,6 +83,43 @@ class Demo:
         choice = next((o for o in PREFERRED if o in options), options[0] if options else None)
         say("human", f"answers {choice!r}")
         return {"value": choice} if choice is not None else {}
+
+    async def on_url(self, message: str, url: str) -> Any:
+        """A URL-mode question: the client shows the full address and asks before opening it;
+        the human (here headless Chromium) types the key into that page, never the chat."""
+        from fastmcp.client.elicitation import ElicitResult
+
+        say("client", f"asks the human: {message}")
+        say("client", f"  open {url} ?")
+        code = CODE_RE.search(message)
+        self.check("verification code in the client message", code is not None)
+        if code is not None:
+            self.robot_jobs.append(asyncio.ensure_future(self._browser(url, code.group(0))))
+        say("human", "answers 'Open'")
+        return ElicitResult(action="accept")
+
+    async def _browser(self, url: str, client_code: str) -> None:
+        from playwright.async_api import async_playwright
+
+        assert self.key is not None
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = await browser.new_page()
+                await page.goto(url)
+                shown = await page.inner_text("#verification-code")
+                say("browser", f"page {await page.title()!r} shows code {shown}")
+                self.check(f"page code {shown} == client code {client_code}",
+                           shown == client_code)
+                await page.fill("#field-0", self.key)
+                shot = ARTIFACTS / f"demo-page-{self.era}.png"
+                await page.screenshot(path=str(shot))
+                async with page.expect_navigation():
+                    await page.click("#submit")
+                say("browser", f"typed the key into the page and sent it; screenshot {shot}; "
+                               f"the page now says: {await page.inner_text('#message')}")
+            finally:
+                await browser.close()
 
     async def on_log(self, message: Any) -> None:
         data = getattr(message, "data", message)
@@ -211,11 +253,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--human", choices=("robot", "person"), default="robot")
     p.add_argument("--no-display", action="store_true",
                    help="show the no-display path: helpful failure, `mcp-secrets set`, retry")
+    p.add_argument("--browser", action="store_true",
+                   help="no display, a client that can open a URL: the key goes in a browser page")
     args = p.parse_args(argv)
     sys.path.insert(0, str(HERE))
     (ARTIFACTS / "demo-server.log").unlink(missing_ok=True)  # the log file is appended to
-    demo = build_demo("robot" if args.no_display else args.human)
-    if args.no_display:
+    demo = build_demo("robot" if args.no_display or args.browser else args.human)
+    if args.browser:
+        for var in ("DISPLAY", "WAYLAND_DISPLAY", "MCP_SECRETS_DIALOG", "MCP_SECRETS_COLLECT"):
+            demo.env.pop(var, None)
+        say("demo", "no display here: the server offers a one-time page on 127.0.0.1 instead")
+        asyncio.run(run_eras(demo, ERAS, collect=True))
+    elif args.no_display:
         demo.env.pop("DISPLAY", None)
         demo.env.pop("WAYLAND_DISPLAY", None)
         demo.env.pop("MCP_SECRETS_DIALOG", None)

@@ -7,6 +7,8 @@ Modes:
   --interactive  your own display: you type the key into the dialog. Uses your session
                  keychain when it works, else a private one.
   --no-display   a private keychain and no display: the helpful failure, then `mcp-secrets set`.
+  --browser      a private keychain and no display, but a client that can open a URL: the key
+                 is typed into a one-time page on 127.0.0.1 (headless Chromium plays the human).
 
 Your real keychain is never touched except with --interactive (and then only the entry
 `api_key` of server "Weather Demo", which `mcp-secrets delete` removes).
@@ -60,7 +62,7 @@ def _start(mode: str) -> list[rig.Component]:
         components.append(rig.start_xvfb())
         os.environ.update(components[-1].env)
         print(f"demo: started Xvfb on {os.environ['DISPLAY']} for the dialog", flush=True)
-    elif mode == "no-display":
+    elif mode in ("no-display", "browser"):
         os.environ.pop("DISPLAY", None)
         os.environ.pop("WAYLAND_DISPLAY", None)
     return components
@@ -77,9 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--headless", action="store_true")
     group.add_argument("--interactive", action="store_true")
     group.add_argument("--no-display", action="store_true")
+    group.add_argument("--browser", action="store_true")
     args = p.parse_args(argv)
     mode = ("interactive" if args.interactive else "no-display" if args.no_display
-            else "headless")
+            else "browser" if args.browser else "headless")
     if mode == "interactive" and os.environ.get("CI"):
         print("demo: CI is set: running headless instead of --interactive", flush=True)
         mode = "headless"
@@ -93,8 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         components = _start(mode)
         import demo_client
 
-        client_args = ["--no-display"] if mode == "no-display" else \
-            ["--human", "person" if mode == "interactive" else "robot"]
+        client_args = {"no-display": ["--no-display"], "browser": ["--browser"],
+                       "interactive": ["--human", "person"]}.get(mode, ["--human", "robot"])
         rc = demo_client.main(client_args)
         _cli("list", SERVER_NAME)
         _cli("doctor")

@@ -211,8 +211,10 @@ def _display_fix(display: dict[str, Any]) -> str | None:
         return None
     if display["tk_opens_display"]:
         return None
-    return ("without a display the dialog cannot collect secrets; store them with "
-            "`mcp-secrets set SERVER NAME` instead, or run under a desktop session / Xvfb")
+    return ("without a display the dialog cannot open: MCP clients that can open a link "
+            "(URL-mode elicitation) get a one-time browser page on 127.0.0.1 instead; for the "
+            "others store secrets with `mcp-secrets set SERVER NAME`, or run under a desktop "
+            "session / Xvfb")
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
