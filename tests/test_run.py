@@ -329,6 +329,22 @@ def test_run_imports_no_mcp_framework_or_cloud_sdk(stored: tuple[str, str]) -> N
     assert not (heavy & {name.split(".")[0] for name in imported} | heavy & imported)
 
 
+def test_run_imports_nothing_a_read_does_not_need(stored: tuple[str, str]) -> None:
+    """Start-up is most of what `run` costs a launch: the modules a read of one reference has no
+    use for stay out (filelock, dataclasses, logging and their kin once cost it ~20 ms)."""
+    ref, _ = stored
+    proc = subprocess.run([PY, "-X", "importtime", "-m", "mcp_secrets.cli", "run",
+                           "--env", f"K={ref}", "--", "true"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "mcp_secrets.audit" in imported  # the resolution was audited, without these:
+    needless = {"filelock", "dataclasses", "inspect", "logging", "concurrent.futures",
+                "datetime", "decimal"}
+    assert not needless & imported
+
+
 # ------------------------------------------------------------------ a real MCP client
 
 

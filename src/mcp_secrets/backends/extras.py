@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
 from typing import Generic, TypeVar
 
@@ -39,6 +38,8 @@ def concurrently(fn: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
     """
     if len(items) <= 1:
         return [fn(x) for x in items]
+    from concurrent.futures import ThreadPoolExecutor  # not on `run`'s path for one reference
+
     with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(items)),
                             thread_name_prefix="mcp-secrets-read") as pool:
         futures = [pool.submit(fn, x) for x in items]

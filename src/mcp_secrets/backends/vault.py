@@ -11,8 +11,7 @@ sealed or refuses the token is a `BackendError` saying so; nothing falls back to
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from mcp_secrets import config
 from mcp_secrets.backends.base import Backend, Probe
@@ -23,8 +22,7 @@ FIELD = "value"
 TIMEOUT_S = 10
 
 
-@dataclass(frozen=True)
-class VaultSettings:
+class VaultSettings(NamedTuple):
     addr: str | None
     token: str | None
 
