@@ -61,9 +61,10 @@ async def measure(url: str, token: str, ref: str, mode: str,
             i = next(counter)
             assert (await client.call_tool("add", {"a": i, "b": 1})).data == i + 1
 
-        cpu0 = cpu_seconds(proxy_pid)
-        samples = await interleaved(clients, call, n)
-        cpu = (cpu_seconds(proxy_pid) - cpu0) / (n + 20)  # the warm-up rounds ran it too
+        await interleaved(clients, call, 0)  # warm up: on 2026-07-28 the first call opens the
+        cpu0 = cpu_seconds(proxy_pid)          # backend session (imports, keychain read)
+        samples = await interleaved(clients, call, n, warmup=0)
+        cpu = (cpu_seconds(proxy_pid) - cpu0) / n
     return samples, cpu
 
 
