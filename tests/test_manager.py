@@ -108,7 +108,7 @@ def test_initialize_with_a_server_object_installs_the_middleware_once(server_nam
 
 
 def test_initialize_rejects_what_is_not_a_server() -> None:
-    with pytest.raises(TypeError, match="server name or a FastMCP server"):
+    with pytest.raises(TypeError, match="server name or a server object"):
         MCPSecretsManager().initialize(42)
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import json
 import secrets
 import time
@@ -39,6 +40,27 @@ STATE_ROOT = "mcp_secrets"
 _LEG_KEY = "mcp_secrets.leg"
 #: A question's answer is accepted for this long (FastMCP's request_state TTL).
 QUESTION_TTL = 600.0
+
+
+# ------------------------------------------------------------------ other frameworks' contexts
+
+
+#: Contexts of frameworks other than FastMCP, by the top-level module of their class ->
+#: "module:function" returning an object with the surface used here (FastMCP's Context's).
+#: Imported by name when such a context arrives, so this layer never imports the glue.
+CONTEXT_ADAPTERS: dict[str, str] = {"mcp": "mcp_secrets.integrations.mcp_sdk:adapt"}
+
+
+def adapt(ctx: Any) -> Any:
+    """`ctx` as this module expects it: FastMCP's Context (and None) unchanged, another
+    framework's context through its adapter (the official SDK's `MCPServer` Context)."""
+    if ctx is None:
+        return None
+    target = CONTEXT_ADAPTERS.get(type(ctx).__module__.partition(".")[0])
+    if target is None:
+        return ctx
+    module, _, function = target.partition(":")
+    return getattr(importlib.import_module(module), function)(ctx)
 
 
 # ------------------------------------------------------------------ what the client can do
@@ -273,8 +295,8 @@ def require_middleware(ctx: Any) -> None:
     if not middleware_installed(getattr(ctx, "fastmcp", None)):
         raise MiddlewareMissingError(
             "this MCP client uses the stateless 2026-07-28 protocol, where mcp-secrets needs its "
-            "middleware: call secrets_manager.initialize(mcp) with the FastMCP server object "
-            "(not its name), or mcp_secrets.integrations.fastmcp.install(mcp), at startup"
+            "middleware: call secrets_manager.initialize(mcp) with the server object (FastMCP's "
+            "or the official SDK's MCPServer, not its name) at startup"
         )
 
 

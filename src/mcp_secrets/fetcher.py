@@ -163,6 +163,7 @@ async def fetch_secrets(
         from mcp_secrets.manager import secrets_manager
 
         manager = secrets_manager
+    ctx = elicitation.adapt(ctx)
     info = _normalize(secrets_info)
     server = manager.server_name
     missing = [n for n in info if not await asyncio.to_thread(manager.secret_exists, n)]

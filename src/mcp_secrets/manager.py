@@ -21,7 +21,10 @@ if TYPE_CHECKING:
 #: How `initialize(server_object)` finds the glue for a server's framework: the top-level
 #: module of the server's class -> "module:function". Imported by name when needed, so the
 #: manager never depends on a glue that depends on it.
-SERVER_ADAPTERS: dict[str, str] = {"fastmcp": "mcp_secrets.integrations.fastmcp:install"}
+SERVER_ADAPTERS: dict[str, str] = {
+    "fastmcp": "mcp_secrets.integrations.fastmcp:install",
+    "mcp": "mcp_secrets.integrations.mcp_sdk:install",
+}
 
 
 def env_flag(name: str) -> bool:
@@ -30,8 +33,9 @@ def env_flag(name: str) -> bool:
 
 
 def _install_adapter(server: Any) -> None:
-    framework = type(server).__module__.partition(".")[0]
-    target = SERVER_ADAPTERS.get(framework)
+    # The first class in the MRO from a known framework: a subclass of MCPServer works too.
+    frameworks = [c.__module__.partition(".")[0] for c in type(server).__mro__]
+    target = next((SERVER_ADAPTERS[f] for f in frameworks if f in SERVER_ADAPTERS), None)
     if target is None:
         raise TypeError(
             f"initialize() does not know {type(server).__name__} servers; pass the server's "
@@ -63,7 +67,9 @@ class MCPSecretsManager:
 
         name = server if isinstance(server, str) else getattr(server, "name", None)
         if not isinstance(name, str):
-            raise TypeError("initialize() takes a server name or a FastMCP server object")
+            raise TypeError(
+                "initialize() takes a server name or a server object (FastMCP, MCPServer)"
+            )
         self._storage = MCPSecretsStorage(name, backend=backend, profile=profile)
         # The cached read is the hot path: bind it straight to storage (no second call).
         self.retrieve_secret = self._storage.retrieve_secret  # type: ignore[method-assign]

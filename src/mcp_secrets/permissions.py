@@ -99,6 +99,7 @@ async def request_permission(
     AnswerPendingError while the question waits in the native window."""
     if config.BYPASS_CONFIRM.flag():
         return
+    ctx = elicitation.adapt(ctx)
     key = (server_name, secret_name)
     scope = elicitation.session_scope(ctx)
     if scope is not None and (scope, server_name, secret_name) in _session_grants:
