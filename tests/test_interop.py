@@ -63,6 +63,7 @@ class Server:
         self.env = {
             **os.environ,
             "SERVER_NAME": name,
+            "GUARD": "0",  # the leak canary checks our code; the guard would hide a leak
             "MCP_SECRETS_DIALOG": f"{sys.executable} {FAKE}",
             "FAKE_DIALOG_RECORD": str(tmp / "record"),
             "FAKE_DIALOG_VALUES": str(tmp / "values.json"),

@@ -55,12 +55,16 @@ class MCPSecretsManager:
             self.initialize(server_name, backend=backend, profile=profile)
 
     def initialize(self, server: Any, *, backend: Backend | None = None,
-                   profile: str | None = None) -> None:
+                   profile: str | None = None, guard: bool = True) -> None:
         """Scope this manager to one server.
 
-        `server` is the server's name, or a FastMCP server object: passing the object also
+        `server` is the server's name, or a server object (FastMCP, or the official SDK's
+        `MCPServer`): passing the object also
         installs the middleware that makes `fetch_secrets` and permission prompts work on
-        2026-07-28 (stateless) connections — the one line of setup the modern era needs.
+        2026-07-28 (stateless) connections — the one line of setup the modern era needs —
+        and the output guard (see `mcp_secrets.guard`): any secret value this process knows
+        is masked in tool results, resources, prompts, error messages and log records.
+        `guard=False` turns the guard off (for a tool whose job is to show a value).
         `profile` picks the profile (default: MCP_SECRETS_PROFILE, else the default profile).
         """
         from mcp_secrets.storage import MCPSecretsStorage
@@ -76,7 +80,13 @@ class MCPSecretsManager:
         if config.STORAGE_CLEAR.flag():
             self._storage.clear_secrets()
         if not isinstance(server, str):
+            from mcp_secrets import guard as output_guard
+
             _install_adapter(server)
+            if guard:
+                output_guard.enable()
+            else:
+                output_guard.disable()
 
     @property
     def storage(self) -> MCPSecretsStorage:

@@ -28,6 +28,8 @@ MARKER = "<concealed by mcp-secrets>"
 MIN_LENGTH = 4
 #: An unfinished line that looks like JSON is held back up to this size, then masked byte-wise.
 MAX_HELD_LINE = 64 * 1024 * 1024
+#: Printable ASCII that JSON never escapes (not `"`, `\`, nor `/`, which may be written `\/`).
+_SAFE_RUN = re.compile(r"[ !#-.0-\[\]-~]+")
 
 
 def _json_forms(value: str) -> set[bytes]:
@@ -82,6 +84,15 @@ class Masker:
             simple, key=len, reverse=True))) if simple else None)
         self._str_re = (re.compile("|".join(re.escape(v) for v in self.values))
                         if self.values else None)
+        # A quick "surely absent" test for encoded data: each value's longest run of characters
+        # JSON never escapes shows verbatim in every form, however many times it was escaped.
+        probes = [max(_SAFE_RUN.findall(v), key=len, default="") for v in self.values]
+        self._probe_re = (None if any(len(p) < MIN_LENGTH for p in probes) or not probes else
+                          re.compile(b"|".join(re.escape(p.encode()) for p in set(probes))))
+        # Every form as text, for strings that may hold JSON written by someone else (a tool
+        # returning json.dumps(...) as text): the output guard masks those.
+        self._forms_re = (re.compile("|".join(re.escape(f.decode("utf-8", "surrogateescape"))
+                                              for f in ordered)) if ordered else None)
 
     def __bool__(self) -> bool:
         return self._bytes_re is not None
@@ -97,6 +108,24 @@ class Masker:
     def mask_text(self, text: str) -> str:
         """`text` with every value replaced by the marker."""
         return self._str_re.sub(self.marker, text) if self._str_re else text
+
+    def mask_string(self, text: str) -> str:
+        """`text` with every value replaced by the marker, raw or in any JSON-escaped form
+        (`mask_text` knows the raw form only: enough for strings already decoded from JSON)."""
+        return self._forms_re.sub(self.marker, text) if self._forms_re else text
+
+    def finds(self, text: str | bytes) -> bool:
+        """Whether `text` (or UTF-8 bytes) holds a value, raw or in any JSON-escaped form."""
+        if isinstance(text, bytes):
+            return self._bytes_re is not None and self._bytes_re.search(text) is not None
+        return self._forms_re is not None and self._forms_re.search(text) is not None
+
+    def may_hold(self, data: bytes) -> bool:
+        """False only when no value can be in `data` in any form, JSON-escaped to any depth
+        (one search; True may be a false alarm: then look closer)."""
+        if not self.values:
+            return False
+        return self._probe_re is None or self._probe_re.search(data) is not None
 
     def mask_bytes(self, data: bytes) -> bytes:
         """Byte-wise: raw and JSON-escaped forms of every value replaced by the marker."""

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from mcp_secrets import audit
 from mcp_secrets.errors import SecretsError
 from mcp_secrets.names import validate_name
-from mcp_secrets.storage import PREVIOUS_PREFIX
+from mcp_secrets.storage import PREVIOUS_PREFIX, remember_handled
 
 if TYPE_CHECKING:
     from mcp_secrets.storage import MCPSecretsStorage
@@ -73,9 +73,12 @@ def previous_secret(storage: MCPSecretsStorage, name: str) -> str | None:
     native = _native_previous(storage)
     if native is not None:
         found: str | None = native(storage.service, name)
-        return found
-    value = record.get("value")
-    return value if isinstance(value, str) else None
+    else:
+        value = record.get("value")
+        found = value if isinstance(value, str) else None
+    if found is not None:
+        remember_handled(found)  # a tool holding the old value must not return it either
+    return found
 
 
 def parse_duration(text: str) -> float:

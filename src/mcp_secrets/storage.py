@@ -76,9 +76,29 @@ MIN_LIMIT_BYTES = 256
 MAX_CACHE_ENTRIES = 4096
 LOCK_TIMEOUT = 60.0
 
+#: Every value this process has read from a store or written to one, for any server: what the
+#: output guard (guard.py) masks. Added on the slow paths only (a store read, a write), never on
+#: a cached read; it never shrinks, so its length tells a reader whether anything was added.
+_handled: dict[str, None] = {}
+
 _file_locks: dict[tuple[str, str, int], FileLock] = {}
 #: Guards every instance's cache fields. Never held across I/O. Fresh in a forked child.
 _cache_lock = ForkSafeLock()
+
+
+def handled_values() -> list[str]:
+    """The values this process has read or stored (a snapshot; insertion order)."""
+    return list(_handled.copy())
+
+
+def handled_count() -> int:
+    """How many values `handled_values` holds: a cheap check for "anything new?"."""
+    return len(_handled)
+
+
+def remember_handled(value: str) -> None:
+    """Note a value this process now knows (read outside `retrieve_secret`, e.g. rotation)."""
+    _handled.setdefault(value, None)
 
 
 def _file_lock(service: str, timeout: float, base: Path | None) -> FileLock:
@@ -198,6 +218,7 @@ class MCPSecretsStorage:
                 raise
             tx.values[name] = value
             tx.names = sorted(index.names)
+        _handled.setdefault(value, None)
         _log().debug("stored secret %r for %s", name, self.service)
 
     def retrieve_secret(self, name: str) -> str | None:
@@ -349,6 +370,8 @@ class MCPSecretsStorage:
         if value is None and nfc != name:
             value = self._get(name)  # stored before names were normalized: still readable
         audit.first_read(self, name, value is not None)
+        if value is not None:
+            _handled.setdefault(value, None)
         self._remember(g0, name=name, value=value)
         return value
 

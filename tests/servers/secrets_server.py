@@ -2,7 +2,8 @@
 
 SERVER_NAME names it (each test uses its own, so secrets never cross tests);
 NO_MIDDLEWARE=1 initialises the manager with the *name* only (seed 001's original line), to
-prove the modern era fails with a clear instruction instead of hanging. HTTP_PORT=N serves
+prove the modern era fails with a clear instruction instead of hanging. GUARD=0 turns the output
+guard off (leak checks then test our code, not the net). HTTP_PORT=N serves
 streamable HTTP on 127.0.0.1:N instead of stdio (several clients of one server process).
 """
 
@@ -31,7 +32,8 @@ mcp = FastMCP(os.environ["SERVER_NAME"])
 if os.environ.get("NO_MIDDLEWARE") == "1":
     secrets_manager.initialize(mcp.name)
 else:
-    secrets_manager.initialize(mcp)
+    # GUARD=0: the tests' leak checks must see what our code sends, not the output guard's net.
+    secrets_manager.initialize(mcp, guard=os.environ.get("GUARD") != "0")
 
 
 def fingerprint(value: str) -> str:

@@ -1,6 +1,7 @@
 """FastMCP glue: it only adapts. The middleware turns our `InputRequired` into the 2026-07-28
 `InputRequiredResult` and our errors into `ToolError`s the client sees verbatim (not masked, no
-traceback); `requires_secret` is the one-line way for a tool to get a secret.
+traceback), and passes results, errors and notifications through the output guard
+(`mcp_secrets.guard`); `requires_secret` is the one-line way for a tool to get a secret.
 
 The questions themselves (what the client can do, asking, reading answers, the round state)
 live in `mcp_secrets.elicitation`; this module adds nothing to them.
@@ -10,14 +11,16 @@ live in `mcp_secrets.elicitation`; this module adds nothing to them.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, TypeVar
 
 import mcp_types
-from fastmcp.exceptions import ToolError
+from fastmcp.exceptions import PromptError, ResourceError, ToolError
+from fastmcp.prompts.base import PromptResult
+from fastmcp.resources.base import ResourceResult
 from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 from fastmcp.tools.base import InputRequiredToolResult, ToolResult
 
-from mcp_secrets import elicitation
+from mcp_secrets import elicitation, guard
 from mcp_secrets.elicitation import require_middleware
 from mcp_secrets.errors import InputRequired, PermissionDeniedError, SecretsError
 
@@ -31,6 +34,9 @@ __all__ = [
     "require_middleware",
     "requires_secret",
 ]
+
+
+_R = TypeVar("_R")
 
 
 class SecretsToolError(ToolError):
@@ -50,7 +56,8 @@ def as_tool_error(exc: SecretsError) -> ToolError:
 
 class SecretsMiddleware(Middleware):
     """Turns `InputRequired` into the 2026-07-28 `InputRequiredResult` and `SecretsError`s into
-    tool errors, and forgets one-time grants of a call once it is really finished."""
+    tool errors, forgets one-time grants of a call once it is really finished, and (when the
+    output guard is on) masks known secret values in results, errors and notifications."""
 
     #: Read by `elicitation.middleware_installed` (which must not import this module).
     handles_input_required = True
@@ -61,6 +68,8 @@ class SecretsMiddleware(Middleware):
         call_next: CallNext[mcp_types.CallToolRequestParams, ToolResult],
     ) -> ToolResult:
         ctx = context.fastmcp_context
+        if guard.active():
+            _guard_notifications(ctx)
         try:
             result = await call_next(context)
         except InputRequired as ask:
@@ -69,10 +78,64 @@ class SecretsMiddleware(Middleware):
             await _finish_call(ctx)
             if isinstance(exc, SecretsError) and not isinstance(exc, ToolError):
                 raise as_tool_error(exc) from None
+            _raise_masked(exc, ToolError)
             raise
         if not isinstance(result, InputRequiredToolResult):
             await _finish_call(ctx)
-        return result
+        return guard.mask(result)
+
+    async def on_read_resource(
+        self,
+        context: MiddlewareContext[mcp_types.ReadResourceRequestParams],
+        call_next: CallNext[mcp_types.ReadResourceRequestParams, ResourceResult],
+    ) -> ResourceResult:
+        return await _guarded(call_next, context, ResourceError)
+
+    async def on_get_prompt(
+        self,
+        context: MiddlewareContext[mcp_types.GetPromptRequestParams],
+        call_next: CallNext[mcp_types.GetPromptRequestParams, PromptResult],
+    ) -> PromptResult:
+        return await _guarded(call_next, context, PromptError)
+
+
+async def _guarded(call_next: CallNext[Any, _R], context: MiddlewareContext[Any],
+                   fallback: type[Exception]) -> _R:
+    """The result of `call_next`, or its error, through the output guard."""
+    try:
+        result = await call_next(context)
+    except Exception as exc:
+        _raise_masked(exc, fallback)
+        raise
+    return guard.mask(result)
+
+
+def _raise_masked(exc: BaseException, fallback: type[Exception]) -> None:
+    """Raise a masked copy of `exc` if its message holds a known value (a tool author's own
+    `raise ValueError(f"bad key {key}")` reaches the client as FastMCP's ToolError with that
+    text in it). The copy drops the chain, which still holds the value."""
+    if isinstance(exc, Exception):
+        hidden = guard.masked_error(exc, fallback)
+        if hidden is not None:
+            raise hidden from None
+
+
+def _guard_notifications(ctx: Any) -> None:
+    """Mask what `ctx.info()`/`ctx.report_progress()` send the client: every notification of
+    the session passes through its `_notify`, wrapped here once per session."""
+    try:
+        session = ctx.session if ctx is not None else None
+    except Exception:  # no session (a direct call outside a request)
+        return
+    notify = getattr(session, "_notify", None)
+    if session is None or notify is None or getattr(notify, "mcp_secrets_guarded", False):
+        return
+
+    async def guarded_notify(notification: Any, *args: Any, **kwargs: Any) -> None:
+        await notify(guard.mask(notification), *args, **kwargs)
+
+    guarded_notify.mcp_secrets_guarded = True  # type: ignore[attr-defined]
+    session._notify = guarded_notify
 
 
 async def _finish_call(ctx: Any) -> None:

@@ -36,7 +36,7 @@ from mcp.server.request_state import (
     authenticated_principal,
 )
 
-from mcp_secrets import elicitation
+from mcp_secrets import elicitation, guard
 from mcp_secrets.errors import InputRequired, SecretsError
 
 __all__ = ["SdkContext", "ToolCalls", "adapt", "install", "installed", "requires_secret"]
@@ -173,10 +173,14 @@ class ToolCalls:
             if isinstance(exc, UnexpectedToolError) and isinstance(exc.__cause__, SecretsError):
                 # The SDK shows a crash as a bare "Error executing tool"; ours say what to do.
                 return _error_result(f"Error executing tool {name}: {exc.__cause__}")
-            raise  # a ToolError's text reaches the client (an output guard would mask it here)
+            if isinstance(exc, Exception):  # a ToolError's text reaches the client: guard it
+                hidden = guard.masked_error(exc, ToolError)
+                if hidden is not None:
+                    raise hidden from None
+            raise
         if not isinstance(result, mcp_types.InputRequiredResult):
             await _finish_call(context)
-        return result  # every result of this server's tools leaves through this line
+        return guard.mask(result)  # every result of this server's tools leaves through here
 
 
 def _error_result(text: str) -> mcp_types.CallToolResult:
