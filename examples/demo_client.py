@@ -219,6 +219,9 @@ def main(argv: list[str] | None = None) -> int:
         demo.env.pop("DISPLAY", None)
         demo.env.pop("WAYLAND_DISPLAY", None)
         demo.env.pop("MCP_SECRETS_DIALOG", None)
+        # This client could open a browser page (URL-mode elicitation), which is what a server
+        # with no display offers by default; the window-only path shows the CLI fallback.
+        demo.env["MCP_SECRETS_COLLECT"] = "window"
         asyncio.run(run_no_display(demo))
     else:
         if args.human == "person":

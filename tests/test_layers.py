@@ -24,9 +24,9 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "mcp_secrets"
 #: Top to bottom. A name is a top-level module or package of mcp_secrets.
 LAYERS: list[set[str]] = [
     {"cli", "integrations", "proxy", "proxy_io"},
-    {"manager", "fetcher", "permissions", "migrate", "guard"},
-    {"elicitation", "ui_handler", "dialog", "verification", "scan", "detect", "configs",
-     "rewrite", "clients", "jsonc"},
+    {"manager", "fetcher", "urlflow", "permissions", "migrate", "guard"},
+    {"elicitation", "ui_handler", "dialog", "urlform", "verification", "scan", "detect",
+     "configs", "rewrite", "clients", "jsonc"},
     {"storage", "stores", "selection", "cache", "names", "refs", "refs_local", "refs_team",
      "rotation", "masking"},
     {"backends"},
@@ -38,6 +38,10 @@ FORBIDDEN: dict[str, set[str]] = {
     "dialog": {"storage", "stores", "selection", "cache", "names", "backends", "refs",
                "refs_local", "manager", "fetcher", "permissions", "integrations", "elicitation",
                "cli", "mcp", "fastmcp"},
+    # The browser page is the dialog served over HTTP: the same boundary.
+    "urlform": {"storage", "stores", "selection", "cache", "names", "backends", "refs",
+                "refs_local", "manager", "fetcher", "permissions", "integrations", "elicitation",
+                "cli", "mcp", "fastmcp"},
     # The output guard walks any result generically: the glue decides where to call it.
     "guard": {"mcp", "fastmcp", "mcp_types"},
     # Storage knows nothing of MCP.

@@ -387,11 +387,14 @@ def test_client_without_elicitation_times_out(rig: Rig) -> None:
 
 
 def test_no_display_says_how_to_provide_it(rig: Rig) -> None:
-    """The real default dialog with no DISPLAY at all: no prompt, a precise fallback."""
+    """The real default dialog with no DISPLAY at all: no prompt, a precise fallback. (This
+    client could open a browser page, URL mode: `window` keeps it to the window here; the page
+    is tests/test_urlmode.py's.)"""
     import shlex
 
     for var in ("DISPLAY", "WAYLAND_DISPLAY", "MCP_SECRETS_DIALOG"):
         rig.env.pop(var, None)
+    rig.env["MCP_SECRETS_COLLECT"] = "window"
     text = asyncio.run(rig.call(choose("Continue"), "fetch_only"))
     assert text.startswith("FAILED: No display is available"), text
     assert f"mcp-secrets set {shlex.quote(rig.server_name)} api_key" in text

@@ -124,6 +124,19 @@ CALL_BUDGET = declare(
     "timeout (60 s in the official TypeScript SDKs).",
     "45",
 )
+COLLECT = declare(
+    "MCP_SECRETS_COLLECT",
+    "Where `fetch_secrets` collects secrets: `auto` (default): the native window, or a one-time "
+    "browser page on 127.0.0.1 when no window can open and the MCP client supports URL-mode "
+    "elicitation; `url`: the browser page whenever the client supports it; `window`: always the "
+    "native window.",
+    "auto",
+)
+PAGE_EXPIRY = declare(
+    "MCP_SECRETS_PAGE_EXPIRY",
+    "Seconds the one-time browser page stays usable before it stops listening.",
+    "600",
+)
 PERMISSION_PROMPT = declare(
     "MCP_SECRETS_PERMISSION_PROMPT",
     "`client` (default): ask per-use permission in the MCP client when it can show a question, "

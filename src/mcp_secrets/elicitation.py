@@ -428,3 +428,69 @@ def no_display_now(handler: Any) -> str | None:
     from mcp_secrets.display import display_problem
 
     return display_problem() if handler.is_default_dialog else None
+
+
+# ------------------------------------------------------------------ URL mode (a browser page)
+
+
+def can_elicit_url(ctx: Any) -> bool:
+    """True if this client can be sent to an address (URL-mode elicitation): it negotiated
+    2025-11-25 or later *and* declared `elicitation.url`. Never assume it from form mode."""
+    if not _at_least(negotiated_revision(ctx), MODES_SINCE):
+        return False
+    try:
+        caps = ctx.session.client_capabilities
+    except Exception:
+        return False
+    return getattr(getattr(caps, "elicitation", None), "url", None) is not None
+
+
+async def ask_url_now(ctx: Any, message: str, url: str, elicitation_id: str) -> Reply:
+    """Handshake era: send a URL-mode `elicitation/create` and wait for the client's answer.
+    "accept" only means the human agreed to open the address, not that anything was sent."""
+    try:
+        answer = await ctx.session.elicit_url(
+            message, url, elicitation_id, related_request_id=ctx.request_id
+        )
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # the client failed to answer: that is not the human's choice
+        return Reply("error", detail=describe_failure(exc))
+    return read_answer(answer, [])
+
+
+async def ask_url_later(
+    ctx: Any, key: str, message: str, url: str, elicitation_id: str,
+    *, flows: dict[str, str] | None = None,
+) -> NoReturn:
+    """2026-07-28: end this leg with one URL-mode request; the sealed state says we asked it
+    (so only its answer counts, once) and which flow the page belongs to."""
+    import mcp_types
+
+    require_middleware(ctx)
+    incoming = incoming_state(ctx)
+    leg = await leg_state(ctx)
+    state = {
+        "asked": [key],
+        "flows": {**incoming["flows"], **leg["flows"], **(flows or {})},
+        "grants": {**incoming["grants"], **leg["grants"]},
+        "nonce": _open_question(),
+    }
+    params = mcp_types.ElicitRequestURLParams(
+        message=message, url=url, elicitation_id=elicitation_id
+    )
+    raise InputRequired(
+        mcp_types.InputRequiredResult(
+            input_requests={key: mcp_types.ElicitRequest(params=params)},
+            request_state=json.dumps({STATE_ROOT: state}),
+        )
+    )
+
+
+async def url_done(ctx: Any, elicitation_id: str) -> None:
+    """Best effort `notifications/elicitation/complete` (handshake era: on 2026-07-28 the
+    retried call's result is the completion), so a client can close what it showed."""
+    if ctx is None or is_modern(ctx):
+        return
+    with contextlib.suppress(Exception):
+        await ctx.session.send_elicit_complete(elicitation_id, related_request_id=ctx.request_id)

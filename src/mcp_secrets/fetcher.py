@@ -12,6 +12,10 @@ Three ways to run, picked from what the client can do on this connection:
 - no elicitation (or a revision before 2025-06-18): the window opens and the call returns its
   code at once; the next call collects what the human entered.
 
+Where no window can open (SSH, a container) and the client supports URL-mode elicitation, or
+when MCP_SECRETS_COLLECT=url, the same template is served as a one-time page on 127.0.0.1 and
+the client is sent there instead (`urlflow`).
+
 No call waits for the human longer than MCP_SECRETS_CALL_BUDGET (below the 60 s request
 timeout of common clients): a slow human gets "finish the window, then call again", the window
 stays open, and the next call uses it (no second window, same code).
@@ -28,7 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mcp_secrets import audit, elicitation
+from mcp_secrets import audit, elicitation, urlflow
 from mcp_secrets.elicitation import Pending
 from mcp_secrets.errors import (
     DialogCancelled,
@@ -44,6 +48,7 @@ if TYPE_CHECKING:
     from mcp_secrets.dialog.launcher import AsyncUIHandler, DialogSession
     from mcp_secrets.dialog.protocol import Template
     from mcp_secrets.manager import MCPSecretsManager
+    from mcp_secrets.urlform import FormPage
 
 CONTINUE = "Continue"
 CANCEL = "Cancel"
@@ -77,9 +82,11 @@ def _normalize(secrets_info: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[
 
 
 def build_template(
-    server: str, names: list[str], info: Mapping[str, Mapping[str, Any]], code: str
+    server: str, names: list[str], info: Mapping[str, Mapping[str, Any]], code: str,
+    *, where: str = "window",
 ) -> Template:
-    """The dialog template: title names the server, the description carries the code."""
+    """The dialog template: title names the server, the description carries the code;
+    `where` is what the human looks at ("window", or "page" in a browser)."""
     from mcp_secrets.dialog.protocol import Field, Template
 
     fields = [
@@ -97,7 +104,7 @@ def build_template(
     description = (
         f"Verification Code: {code}\n\n"
         f"Check that your MCP client shows the same code for {server} before you type "
-        "anything here. If the codes differ, cancel: this window is not genuine."
+        f"anything here. If the codes differ, cancel: this {where} is not genuine."
     )
     return Template(title=f"MCP Secrets for {server}"[:200], fields=fields, description=description)
 
@@ -173,7 +180,14 @@ async def fetch_secrets(
     flow = _Flow(server, missing, info, manager, handler or AsyncUIHandler(), until)
     parked = elicitation.PENDING.get(flow.pending_key)
     if parked is not None:  # the human is still at the window an earlier call opened
+        if urlflow.is_page(parked):
+            return await urlflow.resume(ctx, flow, parked)
         return await flow.collect(ctx, parked)
+    url = urlflow.wanted(ctx, flow.handler)
+    if isinstance(url, str):  # a setting we cannot read
+        return False, url
+    if url:
+        return await urlflow.collect(ctx, flow)
     if problem := elicitation.no_display_now(flow.handler):
         return _failure(NoDisplayError(problem), server, missing)
     if elicitation.can_elicit(ctx) and elicitation.is_modern(ctx):
@@ -249,14 +263,24 @@ class _Flow:
                 _COLLECTING[(self.server, name)] = claim
             return claim
 
-    async def start(self, code: str | None = None) -> tuple[str, DialogSession]:
+    async def start(
+        self, code: str | None = None, *, page: bool = False
+    ) -> tuple[str, DialogSession | FormPage]:
+        """Open the window, or with `page` the one-time browser page, showing `code`."""
         code = code or new_code()
+        if page:
+            from mcp_secrets.urlform import FormPage
+
+            template = build_template(self.server, self.names, self.info, code, where="page")
+            return code, FormPage(template)
         session = await self.handler.start(build_template(self.server, self.names, self.info, code))
         return code, session
 
-    async def run(self, ctx: Any, body: Any, code: str | None = None) -> tuple[bool, str]:
-        """Claim our secrets, start a window (with `code`, or a fresh one), run
-        `body(ctx, flow, code, session)`; close the window unless the body parked it."""
+    async def run(
+        self, ctx: Any, body: Any, code: str | None = None, *, page: bool = False
+    ) -> tuple[bool, str]:
+        """Claim our secrets, start a window (with `code`, or a fresh one; a browser page with
+        `page`), run `body(ctx, flow, code, session)`; close it unless the body parked it."""
         claim = await self.acquire(ctx)
         if isinstance(claim, str):  # BUSY
             return False, (
@@ -267,7 +291,7 @@ class _Flow:
             return True, f"All requested secrets are already stored for {self.server}."
         try:
             try:
-                code, session = await self.start(code)
+                code, session = await self.start(code, page=page)
             except DialogError as exc:
                 return _failure(exc, self.server, self.names)
             try:
@@ -303,6 +327,15 @@ class _Flow:
             return self.park(pending)
         await pending.session.close()
         return await self.store(values)
+
+    def failure(self, exc: DialogError) -> tuple[bool, str]:
+        return _failure(exc, self.server, self.names)
+
+    def call_again(self) -> str:
+        return _call_again(self.server, self.names)
+
+    def manual_fix(self) -> str:
+        return _manual_fix(self.server, self.names)
 
     async def store(self, values: Mapping[str, str]) -> tuple[bool, str]:
         stored = []
