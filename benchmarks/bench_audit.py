@@ -7,17 +7,10 @@ what the log adds to a write. One run; prints ratios measured in the same proces
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
-import timeit
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "src"))
-
-
-def best(fn: object, number: int, repeat: int = 7) -> float:
-    return min(timeit.repeat(fn, number=number, repeat=repeat)) / number  # type: ignore[arg-type]
+from _timing import best
 
 
 def main() -> None:

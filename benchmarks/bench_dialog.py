@@ -13,22 +13,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from _timing import display, median_time, until_mapped
 
 
-def _time_cmd(cmd: list[str]) -> float:
-    start = time.perf_counter()
+def _run(cmd: list[str]) -> None:
     subprocess.run(cmd, check=True, capture_output=True, timeout=60)
-    return time.perf_counter() - start
 
 
 def _time_dialog(cmd: list[str] | None = None) -> float:
@@ -45,15 +40,7 @@ def _time_dialog(cmd: list[str] | None = None) -> float:
     proc.stdin.write(json.dumps(template).encode())
     proc.stdin.close()
     try:
-        # `--sync` polls every 0.5 s; poll faster ourselves so we measure the dialog, not xdotool.
-        while True:
-            r = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", title],
-                               capture_output=True, timeout=30)
-            if r.returncode == 0 and r.stdout.strip():
-                break
-            if proc.poll() is not None or time.perf_counter() - start > 30:
-                raise RuntimeError("the dialog never mapped a window")
-        return time.perf_counter() - start
+        return until_mapped(title, proc, start)
     finally:
         proc.kill()
         proc.wait()
@@ -63,23 +50,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=15, help="runs per measurement")
     args = parser.parse_args()
-    xvfb = None
-    if not os.environ.get("DISPLAY"):
-        from tests import rig
-
-        xvfb = rig.start_xvfb()
-        os.environ.update(xvfb.env)
-    try:
+    with display() as where:
         py = sys.executable
         _time_dialog()  # warm the page cache and .pyc files
-        bare = statistics.median(_time_cmd([py, "-c", "pass"]) for _ in range(args.n))
-        tk = statistics.median(
-            _time_cmd([py, "-c", "import tkinter; tkinter.Tk().destroy()"]) for _ in range(args.n)
-        )
+        bare = median_time(lambda: _run([py, "-c", "pass"]), args.n)
+        tk = median_time(lambda: _run([py, "-c", "import tkinter; tkinter.Tk().destroy()"]),
+                         args.n)
         dialog = statistics.median(_time_dialog() for _ in range(args.n))
         plain = statistics.median(_time_dialog([py, "-m", "mcp_secrets.dialog"])
                                   for _ in range(args.n))
-        print(f"runs per measurement: {args.n}   display: {os.environ['DISPLAY']}")
+        print(f"runs per measurement: {args.n}   display: {where}")
         print(f"python -c pass                    {bare * 1000:7.1f} ms")
         print(f"python: import tkinter; Tk()      {tk * 1000:7.1f} ms")
         print(f"dialog spawn -> window mapped     {dialog * 1000:7.1f} ms "
@@ -88,9 +68,6 @@ def main() -> None:
         print(f"ratio dialog / bare Tk            {dialog / tk:7.2f}x")
         print(f"plain python -m (not isolated)    {plain * 1000:7.1f} ms")
         print(f"ratio isolated / plain start      {dialog / plain:7.2f}x")
-    finally:
-        if xvfb is not None:
-            xvfb.stop()
 
 
 if __name__ == "__main__":

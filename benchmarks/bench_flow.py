@@ -23,24 +23,14 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from _timing import REPO, display, keychain
 
-from tests import dialog_driver, rig  # noqa: E402
+from tests import dialog_driver
 
 SERVER = REPO / "tests" / "servers" / "secrets_server.py"
 FAKE = REPO / "tests" / "fake_dialog.py"
 HUMAN_SECONDS = 0.5
 ROUNDS = 5
-
-
-def start_rig() -> list[rig.Component]:
-    home = rig.private_home()
-    os.environ.update(home)
-    comps = [rig.start_secret_service(home), rig.start_xvfb()]
-    for c in comps:
-        os.environ.update(c.env)
-    return comps
 
 
 async def measure(mode: str) -> dict[str, float]:
@@ -131,8 +121,7 @@ async def measure(mode: str) -> dict[str, float]:
 
 
 def main() -> None:
-    comps = start_rig()
-    try:
+    with keychain(), display(private=True):
         for mode in sys.argv[1:] or ("legacy", "2026-07-28"):
             r = asyncio.run(measure(mode))
             print(f"[{mode}]")
@@ -142,9 +131,6 @@ def main() -> None:
             print(f"  seed tool, total (human {HUMAN_SECONDS:.1f} s) {r['total'] * 1000:8.1f} ms")
             print(f"  overhead beyond the human      {r['overhead'] * 1000:8.1f} ms"
                   f"  ({r['overhead'] / r['ping']:.0f}x baseline)")
-    finally:
-        for c in reversed(comps):
-            c.stop()
 
 
 if __name__ == "__main__":

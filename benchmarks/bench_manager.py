@@ -9,25 +9,7 @@ read (the floor) and the manager's former indirection (a method calling `self.st
 
 from __future__ import annotations
 
-import os
-import sys
-import timeit
-from pathlib import Path
-
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-
-def best_of(stmts: dict[str, tuple[str, dict[str, object]]], number: int = 200_000,
-            repeat: int = 25) -> dict[str, float]:
-    """Per-call seconds, the minimum over `repeat` rounds; rounds interleave the statements so
-    a noisy neighbour on a shared machine hits all of them alike."""
-    timers = {k: timeit.Timer(stmt, globals=glb) for k, (stmt, glb) in stmts.items()}
-    out = {k: float("inf") for k in stmts}
-    for _ in range(repeat):
-        for k, timer in timers.items():
-            out[k] = min(out[k], timer.timeit(number) / number)
-    return out
+from _timing import best_of, keychain
 
 
 def run() -> None:
@@ -60,17 +42,8 @@ def run() -> None:
 
 
 def main() -> None:
-    from tests import rig
-
-    home = rig.private_home()
-    os.environ.update(home)
-    os.environ.pop("DBUS_SESSION_BUS_ADDRESS", None)
-    comp = rig.start_secret_service(home)
-    os.environ.update(comp.env)
-    try:
+    with keychain():
         run()
-    finally:
-        comp.stop()
 
 
 if __name__ == "__main__":

@@ -18,10 +18,8 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from _timing import display, until_mapped
 
 
 def _time_window(start_proc: Callable[[str], subprocess.Popen[bytes]]) -> float:
@@ -29,13 +27,7 @@ def _time_window(start_proc: Callable[[str], subprocess.Popen[bytes]]) -> float:
     start = time.perf_counter()
     proc = start_proc(title)
     try:
-        while True:  # xdotool's --sync polls every 0.5 s: poll faster ourselves
-            r = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", title],
-                               capture_output=True, timeout=30)
-            if r.returncode == 0 and r.stdout.strip():
-                return time.perf_counter() - start
-            if proc.poll() is not None or time.perf_counter() - start > 30:
-                raise RuntimeError("no window was mapped")
+        return until_mapped(title, proc, start)
     finally:
         proc.kill()  # the dialog's zenity dies with it (PR_SET_PDEATHSIG)
         proc.wait()
@@ -67,26 +59,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=9, help="runs per measurement")
     args = parser.parse_args()
-    xvfb = None
-    if not os.environ.get("DISPLAY"):
-        from tests import rig
-
-        xvfb = rig.start_xvfb()
-        os.environ.update(xvfb.env)
-    try:
+    with display() as where:
         _time_window(_dialog("zenity"))  # warm the page cache and .pyc files
         bare = statistics.median(_time_window(_bare_zenity) for _ in range(args.n))
         ours = statistics.median(_time_window(_dialog("zenity")) for _ in range(args.n))
         tk = statistics.median(_time_window(_dialog("tk")) for _ in range(args.n))
-        print(f"runs per measurement: {args.n}   display: {os.environ['DISPLAY']}")
+        print(f"runs per measurement: {args.n}   display: {where}")
         print(f"bare zenity --forms -> mapped      {bare * 1000:7.1f} ms")
         print(f"zenity dialog -> mapped            {ours * 1000:7.1f} ms")
         print(f"Tk dialog -> mapped                {tk * 1000:7.1f} ms")
         print(f"ratio zenity dialog / bare zenity  {ours / bare:7.2f}x")
         print(f"ratio zenity dialog / Tk dialog    {ours / tk:7.2f}x")
-    finally:
-        if xvfb is not None:
-            xvfb.stop()
 
 
 if __name__ == "__main__":

@@ -25,10 +25,7 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from tests import rig  # noqa: E402
+from _timing import REPO, interleaved, keychain, load
 
 SERVER = REPO / "tests" / "servers" / "echo_key_server.py"
 _SCRIPT = Path(sys.executable).with_name("mcp-secrets")
@@ -42,17 +39,11 @@ os.execvpe("true", ["true"], {**os.environ, "K": keyring.get_password(sys.argv[1
 """
 
 
-def start_rig() -> list[rig.Component]:
-    # Like an installed package (pip compiles bytecode; keyring's is in site-packages), not a
-    # checkout run with PYTHONDONTWRITEBYTECODE: that would compile our modules on every start.
+def compile_like_an_install() -> None:
+    """Like an installed package (pip compiles bytecode; keyring's is in site-packages), not a
+    checkout run with PYTHONDONTWRITEBYTECODE: that would compile our modules on every start."""
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "src")], check=True)
-    home = rig.private_home()
-    os.environ.update(home)
-    comps = [rig.start_secret_service(home)]
-    for c in comps:
-        os.environ.update(c.env)
-    return comps
 
 
 def timed(argv: Sequence[str]) -> tuple[float, float]:
@@ -101,13 +92,7 @@ async def interleaved_pings(launches: dict[str, tuple[str, list[str]]]) -> dict[
             transport = StdioTransport(command, args, env=dict(os.environ),
                                        log_file=logs / f"server{i}.log")  # the banner
             clients[name] = await stack.enter_async_context(Client(transport, mode="legacy"))
-        samples: dict[str, list[float]] = {name: [] for name in clients}
-        for round_ in range(PINGS + 20):
-            for name, client in clients.items():
-                t0 = time.perf_counter()
-                await client.call_tool("ping", {})
-                if round_ >= 20:  # warm-up rounds are not counted
-                    samples[name].append(time.perf_counter() - t0)
+        samples = await interleaved(clients, lambda c: c.call_tool("ping", {}), PINGS)
     return {name: statistics.median(t) for name, t in samples.items()}
 
 
@@ -123,16 +108,15 @@ def round_trips(server: str) -> dict[str, float]:
 
 
 def main() -> None:
-    comps = start_rig()
-    try:
+    compile_like_an_install()
+    with keychain():
         from mcp_secrets.storage import MCPSecretsStorage
 
         server = f"bench-{uuid.uuid4().hex[:8]}"
         MCPSecretsStorage(server).store_secret("k", f"bench-value-{uuid.uuid4().hex}")
         s = startup(server)
         wall0, cpu0 = s["keyring script"]
-        print(f"start-up, median of {STARTS} interleaved runs (load average "
-              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
+        print(f"start-up, median of {STARTS} interleaved runs ({load()})")
         for name, (wall, cpu) in s.items():
             print(f"  {name:<18} wall {wall * 1000:7.1f} ms {wall / wall0:5.2f}x   "
                   f"CPU {cpu * 1000:7.1f} ms {cpu / cpu0:5.2f}x the keyring script")
@@ -140,9 +124,6 @@ def main() -> None:
         print(f"tool-call round trip (ping), median of {PINGS}, three clients pinged in turn")
         for name, t in r.items():
             print(f"  {name:<18} {t * 1000:7.3f} ms  {t / r['direct']:5.2f}x direct")
-    finally:
-        for c in reversed(comps):
-            c.stop()
 
 
 if __name__ == "__main__":

@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from _timing import median_time
 
 SERVERS = 50
 
@@ -55,16 +52,12 @@ def _entries(path: Path) -> list[object]:
 def measure(call: Callable[[], object], runs: int = 15) -> tuple[float, float]:
     """(median seconds, peak MiB under tracemalloc) of calling call()."""
     call()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
+    median = median_time(call, runs)
     tracemalloc.start()
     call()
     peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
-    return statistics.median(times), peak
+    return median, peak
 
 
 def main() -> None:
@@ -96,11 +89,8 @@ def main() -> None:
     theirs, theirs_peak = measure(detect_secrets_scan, runs=5)
 
     exe = Path(sys.executable).parent / "mcp-secrets"
-    cold = []
-    for _ in range(5):
-        start = time.perf_counter()
-        subprocess.run([str(exe), "scan", "--json"], capture_output=True, check=False)
-        cold.append(time.perf_counter() - start)
+    cold = median_time(lambda: subprocess.run([str(exe), "scan", "--json"],
+                                              capture_output=True, check=False), 5)
 
     clients = len({d.client for d in result.documents})
     print(f"scan over {len(result.documents)} config files of {clients} clients, {servers} "
@@ -116,7 +106,7 @@ def main() -> None:
 
     rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"  `mcp-secrets scan --json` as a command (cold start included): "
-          f"{statistics.median(cold) * 1e3:.0f} ms, peak RSS {rss:.0f} MiB")
+          f"{cold * 1e3:.0f} ms, peak RSS {rss:.0f} MiB")
 
 
 if __name__ == "__main__":

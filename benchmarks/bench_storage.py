@@ -8,43 +8,20 @@ keyring.get_password; list_secrets at 1000 secrets ~1x at 10; import <= 1.2x key
 
 from __future__ import annotations
 
-import os
-import statistics
 import subprocess
 import sys
-import time
-import timeit
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-
-def best(stmt: str, glb: dict[str, object], number: int, repeat: int = 7) -> float:
-    return min(timeit.repeat(stmt, globals=glb, number=number, repeat=repeat)) / number
+from _timing import REPO, best, keychain, median_time
 
 
 def import_time(code: str, runs: int = 15) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return median_time(lambda: subprocess.run([sys.executable, "-c", code], check=True,
+                                              cwd=REPO), runs)
 
 
 def main() -> None:
-    from tests import rig
-
-    home = rig.private_home()
-    os.environ.update(home)
-    os.environ.pop("DBUS_SESSION_BUS_ADDRESS", None)
-    comp = rig.start_secret_service(home)
-    os.environ.update(comp.env)
-    try:
+    with keychain():
         run()
-    finally:
-        comp.stop()
 
 
 def run() -> None:
@@ -58,8 +35,8 @@ def run() -> None:
 
     d = {"api_key": "sk-bench-value"}
     storage.retrieve_secret("api_key")
-    t_dict = best("d.get('api_key')", {"d": d}, 1_000_000)
-    t_cached = best("s.retrieve_secret('api_key')", {"s": storage}, 1_000_000)
+    t_dict = best("d.get('api_key')", 1_000_000, glb={"d": d})
+    t_cached = best("s.retrieve_secret('api_key')", 1_000_000, glb={"s": storage})
     print(f"cached retrieve_secret vs dict.get: {t_cached / t_dict:.2f}x "
           f"({t_cached * 1e9:.0f} ns vs {t_dict * 1e9:.0f} ns; target <= 3x)")
 
@@ -68,8 +45,8 @@ def run() -> None:
         storage.retrieve_secret("api_key")
 
     kr = keyring.get_keyring()
-    t_uncached = best("f()", {"f": uncached}, 200, repeat=5)
-    t_keyring = best("g('com.mcp.bench', 'api_key')", {"g": kr.get_password}, 30, repeat=3)
+    t_uncached = best("f()", 200, repeat=5, glb={"f": uncached})
+    t_keyring = best("g('com.mcp.bench', 'api_key')", 30, repeat=3, glb={"g": kr.get_password})
     print(f"uncached retrieve_secret vs keyring.get_password: {t_keyring / t_uncached:.1f}x faster "
           f"({t_uncached * 1e3:.2f} ms vs {t_keyring * 1e3:.2f} ms; target >= 5x)")
 
@@ -84,12 +61,12 @@ def run() -> None:
         s._cgen = -1  # uncached: one backend read of the index
         s.list_secrets()
 
-    t10 = best("f(s)", {"f": listing, "s": small}, 100, repeat=5)
-    t1000 = best("f(s)", {"f": listing, "s": large}, 100, repeat=5)
+    t10 = best("f(s)", 100, repeat=5, glb={"f": listing, "s": small})
+    t1000 = best("f(s)", 100, repeat=5, glb={"f": listing, "s": large})
     print(f"uncached list_secrets at 1000 vs 10 secrets: {t1000 / t10:.2f}x "
           f"({t1000 * 1e3:.2f} ms vs {t10 * 1e3:.2f} ms; target ~1x)")
-    t10c = best("s.list_secrets()", {"s": small}, 100_000)
-    t1000c = best("s.list_secrets()", {"s": large}, 10_000)
+    t10c = best("s.list_secrets()", 100_000, glb={"s": small})
+    t1000c = best("s.list_secrets()", 10_000, glb={"s": large})
     print(f"cached list_secrets at 1000 vs 10 secrets: {t1000c / t10c:.2f}x "
           f"({t1000c * 1e6:.1f} us vs {t10c * 1e6:.2f} us; a copy of the list)")
 
@@ -99,8 +76,8 @@ def run() -> None:
 
     bus = MCPSecretsStorage("bench-bus-lock", backend=SecretServiceBackend())
     flock = MCPSecretsStorage("bench-file-lock", backend=FileLocked())
-    t_bus = best("s.store_secret('k', 'v')", {"s": bus}, 100, repeat=5)
-    t_flock = best("s.store_secret('k', 'v')", {"s": flock}, 100, repeat=5)
+    t_bus = best("s.store_secret('k', 'v')", 100, repeat=5, glb={"s": bus})
+    t_flock = best("s.store_secret('k', 'v')", 100, repeat=5, glb={"s": flock})
     print(f"store_secret with the D-Bus name lock vs a file lock: {t_bus / t_flock:.2f}x "
           f"({t_bus * 1e3:.2f} ms vs {t_flock * 1e3:.2f} ms; the price of one lock per store "
           "whatever the state dir)")

@@ -16,8 +16,8 @@ import time
 import uuid
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from _timing import REPO, keychain
+
 SERVER = REPO / "tests" / "servers" / "echo_key_server.py"
 SECONDS = 6.0
 
@@ -49,14 +49,7 @@ async def drive(watch: bool, server: str, rotate_at: float | None) -> tuple[int,
 
 
 def main() -> None:
-    from tests import rig
-
-    home = rig.private_home()
-    os.environ.update(home)
-    os.environ.pop("DBUS_SESSION_BUS_ADDRESS", None)
-    comp = rig.start_secret_service(home)
-    os.environ.update(comp.env)
-    try:
+    with keychain():
         from mcp_secrets.storage import MCPSecretsStorage
 
         server = f"bench-{uuid.uuid4().hex[:6]}"
@@ -64,8 +57,6 @@ def main() -> None:
         plain = asyncio.run(drive(False, server, None))
         steady = asyncio.run(drive(True, server, None))
         across = asyncio.run(drive(True, server, SECONDS / 3))
-    finally:
-        comp.stop()
     for label, (n, rate, worst) in (("plain run", plain), ("run --watch, no rotation", steady),
                                     ("run --watch, one rotation", across)):
         print(f"{label:<28} {n:5d} calls  {rate:7.1f} calls/s  longest call {worst * 1000:7.1f} ms")

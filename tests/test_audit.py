@@ -195,3 +195,25 @@ def test_cli_shows_filters_and_verifies(log_file: Path) -> None:
     _rewrite(log_file, lines)
     bad = cli("audit", "--verify")
     assert bad.returncode == 1 and "audit.jsonl line 1 and audit.jsonl line 2" in bad.stderr
+
+
+def test_the_log_waits_for_a_writer_holding_filelocks_lock(log_file: Path) -> None:
+    """Our lock is `flock` (no filelock import on `run`'s path); a writer that still uses
+    filelock on the same lock file must exclude it, and the line waits until it lets go."""
+    import threading
+
+    from filelock import FileLock
+
+    log_file.parent.mkdir(parents=True)
+    holder = FileLock(str(log_file.with_name(log_file.name + ".lock")))
+    holder.acquire()
+    writer = threading.Thread(target=audit.record, args=("write",), kwargs={"name": "K"})
+    try:
+        writer.start()
+        writer.join(0.5)
+        assert writer.is_alive() and not log_file.exists()  # still waiting for the lock
+    finally:
+        holder.release()
+    writer.join(30)
+    assert [e["name"] for e in events(log_file)] == ["K"]
+    assert audit.verify(log_file).ok

@@ -23,7 +23,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "mcp_secrets"
 
 #: Top to bottom. A name is a top-level module or package of mcp_secrets.
 LAYERS: list[set[str]] = [
-    {"cli", "integrations", "proxy"},
+    {"cli", "integrations", "proxy", "proxy_io"},
     {"manager", "fetcher", "urlflow", "permissions", "migrate", "guard"},
     {"elicitation", "ui_handler", "dialog", "urlform", "verification", "scan", "detect",
      "configs", "rewrite", "clients", "jsonc"},

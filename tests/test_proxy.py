@@ -56,6 +56,11 @@ class Remote:
     def attempts(self) -> list[str]:
         return [line.split()[0] for line in self.log.read_text().splitlines()]
 
+    def peers(self) -> list[str]:
+        """The client's TCP port of every HTTP request the remote served, in order."""
+        peers = self.log.with_name(self.log.name + ".peers")
+        return peers.read_text().split() if peers.exists() else []
+
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=10)
@@ -157,6 +162,30 @@ def test_relays_tools_resources_prompts_and_input_with_the_keychain_token(
     assert seen[1] == f"you sent: Bearer {MASK}"  # the careless tool's echo reached us masked
     assert "ok" in remote.attempts()
     assert_absent(token, *seen, (tmp_path / "proxy.stderr").read_text())
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_calls_share_one_upstream_connection_and_megabyte_messages_pass(
+        tmp_path: Path, remote: Remote, stored: str, mode: str) -> None:
+    """The SDK drops the connection of every SSE answer; the proxy keeps it (a new TCP
+    connection per call was a third of the proxy's cost). Its stdio, served on the event loop,
+    carries lines far past a pipe's buffer and asyncio's default line limit (64 KiB)."""
+    big = "x" * 400_000  # twice in the answer: under the SDK's 1 MiB limit on an SSE event
+
+    async def go() -> list[str]:
+        async with Client(proxy_transport(tmp_path, remote.url, "--bearer", stored),
+                          mode=mode) as c:
+            assert (await c.call_tool("add", {"a": 0, "b": 1})).data == 1  # the session opens
+            before = len(remote.peers())
+            for i in range(20):
+                assert (await c.call_tool("add", {"a": i, "b": 1})).data == i + 1
+            calls = remote.peers()[before:]
+            assert (await c.call_tool("echo", {"text": big})).data == big
+            return calls
+
+    calls = run(go())
+    assert len(calls) == 20
+    assert len(set(calls)) <= 2, f"{len(set(calls))} connections for 20 calls"
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -314,19 +314,33 @@ def test_value_in_no_argv_while_the_child_runs(stored: tuple[str, str], masking:
         proc.communicate("", timeout=30)
 
 
-def test_run_imports_no_mcp_framework_or_cloud_sdk(stored: tuple[str, str]) -> None:
-    ref, _ = stored
+def imported_by_run(ref: str) -> set[str]:
+    """Every module a launch through `run --env K=REF -- true` imports."""
     proc = subprocess.run([PY, "-X", "importtime", "-m", "mcp_secrets.cli", "run",
                            "--env", f"K={ref}", "--", "true"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
-    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines()
-                if line.startswith("import time:")}
+    return {line.split("|")[-1].strip() for line in proc.stderr.splitlines()
+            if line.startswith("import time:")}
+
+
+def test_run_imports_no_mcp_framework_or_cloud_sdk(stored: tuple[str, str]) -> None:
+    imported = imported_by_run(stored[0])
     assert "mcp_secrets.storage" in imported  # the check can see what it looks for
     heavy = {"fastmcp", "mcp", "pydantic", "pydantic_core", "httpx", "anyio", "starlette",
              "boto3", "botocore", "google", "hvac", "onepassword", "keyring", "detect_secrets",
              "tomlkit", "yaml", "importlib.metadata", "tkinter", "asyncio"}
     assert not (heavy & {name.split(".")[0] for name in imported} | heavy & imported)
+
+
+def test_run_imports_nothing_a_read_does_not_need(stored: tuple[str, str]) -> None:
+    """Start-up is most of what `run` costs a launch: the modules a read of one reference has no
+    use for stay out (filelock, dataclasses, logging and their kin once cost it ~20 ms)."""
+    imported = imported_by_run(stored[0])
+    assert "mcp_secrets.audit" in imported  # the resolution was audited, without these:
+    needless = {"filelock", "dataclasses", "inspect", "logging", "concurrent.futures",
+                "datetime", "decimal"}
+    assert not needless & imported
 
 
 # ------------------------------------------------------------------ a real MCP client

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 # Imported on every launch through `run` (it resolves references): only cheap modules up front;
-# hashlib, datetime and logging are loaded on the first event.
+# hashlib and logging are loaded on the first event (and no datetime, no filelock at all).
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 GENESIS = "0" * 64
@@ -98,10 +98,12 @@ def record(action: str, *, server: str | None = None, name: str | None = None,
 
 def _event(action: str, server: str | None, name: str | None, outcome: str,
            store: str | None, profile: str | None) -> dict[str, Any]:
-    from datetime import UTC, datetime
+    import time
 
+    now = time.time()
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
     return {
-        "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "time": stamp,
         "server": server, "profile": profile, "name": name, "action": action,
         "outcome": outcome, "store": store, "pid": _pid, "program": _program(),
     }
@@ -150,12 +152,10 @@ def resolved(refs: Mapping[str, Any]) -> None:
 
 
 def _lock(path: Path) -> contextlib.AbstractContextManager[None]:
-    from filelock import FileLock
+    from mcp_secrets.paths import flocked
 
-    from mcp_secrets.paths import holding
-
-    lock = FileLock(str(path.with_name(path.name + ".lock")), timeout=LOCK_TIMEOUT, mode=0o600)
-    return holding(lock, f"timed out waiting for the audit log lock {lock.lock_file}")
+    lock = path.with_name(path.name + ".lock")
+    return flocked(lock, LOCK_TIMEOUT, f"timed out waiting for the audit log lock {lock}")
 
 
 def _open_private(path: Path, flags: int) -> int:

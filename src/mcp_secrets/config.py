@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 
 
-@dataclass(frozen=True)
-class Setting:
-    """One environment variable: its name, what it means, and its default."""
+class Setting(NamedTuple):
+    """One environment variable: its name, what it means, and its default. (A NamedTuple, not a
+    dataclass: `dataclasses` would cost every launch through `run` an import.)"""
 
     name: str
     doc: str

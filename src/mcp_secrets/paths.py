@@ -96,6 +96,49 @@ def holding(lock: BaseFileLock, busy: str) -> Iterator[None]:
         lock.release()
 
 
+@contextlib.contextmanager
+def flocked(path: Path, timeout: float, busy: str) -> Iterator[None]:
+    """Hold an exclusive lock on the file `path` (created 0600); if it cannot be had within
+    `timeout` seconds, BackendError(`busy`) before anything was changed.
+
+    On POSIX this is `flock`, which is what filelock uses there, so the two exclude each other;
+    it spares a launch through `run` importing filelock (with dataclasses, logging, decimal...)
+    to write one audit line. Elsewhere it is filelock.
+    """
+    if sys.platform == "win32":  # pragma: no cover - not run here
+        from filelock import FileLock
+
+        with holding(FileLock(str(path), timeout=timeout, mode=0o600), busy):
+            yield
+        return
+    import fcntl
+    import time
+
+    from mcp_secrets.errors import BackendError
+
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise BackendError(f"cannot use the lock file {path}: "
+                           f"{exc.strerror or type(exc).__name__}; nothing was changed") from None
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise BackendError(busy) from None
+                time.sleep(0.01)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
 class ForkSafeLock:
     """A thread lock that a forked child gets fresh.
 

@@ -227,6 +227,8 @@ class Backends:
         from fastmcp.client.transports import StreamableHttpTransport
         from fastmcp.server.providers.proxy import ProxyClient, _mirror_front_era_mode
 
+        from mcp_secrets.proxy_io import keepalive_client
+
         mode = _mirror_front_era_mode()  # speak the front connection's protocol era upstream
         held = self._held.get(mode)
         if held is not None and held[0].is_connected():
@@ -241,7 +243,9 @@ class Backends:
 
         def new_client() -> Any:
             auth = reference_auth(self.templates, self.refusals, headers)
-            return ProxyClient(StreamableHttpTransport(self.url, auth=auth), **kwargs)
+            transport = StreamableHttpTransport(self.url, auth=auth,
+                                                httpx_client_factory=keepalive_client)
+            return ProxyClient(transport, **kwargs)
 
         if headers is not None and await self._reachable():
             client, opened = new_client(), anyio.Event()

@@ -38,6 +38,25 @@ def _read_each(refs: Sequence[Reference], key: Callable[[Reference], _K],
     return dict(zip(keys, concurrently(one, keys), strict=True))
 
 
+def _texts_or_fields(refs: Sequence[Reference], key: Callable[[Reference], _K],
+                     read: Callable[[_K], str], what: Callable[[_K], str]) -> list[str]:
+    """Each reference's secret text (each key read once), or, for a reference with ``#KEY``,
+    that field of the text read as a JSON object (`what` names the secret in errors)."""
+    texts = _read_each(refs, key, read)
+    out = []
+    for ref in refs:
+        text = texts[key(ref)]
+        if ref.fragment is None:
+            out.append(text)
+            continue
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        out.append(_pick(ref, data, ref.fragment, what(key(ref))))
+    return out
+
+
 def _only_query(ref: Reference, allowed: set[str]) -> None:
     extra = sorted(set(ref.query) - allowed)
     if extra:
@@ -143,19 +162,7 @@ class AwsScheme:
                 pin = f" at stage {k[1]}" if k[1] else f" version {k[2]}" if k[2] else ""
                 raise BackendError(f"AWS secret {k[0]}{pin} does not exist") from None
 
-        texts = _read_each(refs, lambda r: keys[r.text], read)
-        out = []
-        for ref in refs:
-            text = texts[keys[ref.text]]
-            if ref.fragment is None:
-                out.append(text)
-                continue
-            try:
-                data = json.loads(text)
-            except ValueError:
-                data = None
-            out.append(_pick(ref, data, ref.fragment, f"AWS secret {keys[ref.text][0]}"))
-        return out
+        return _texts_or_fields(refs, lambda r: keys[r.text], read, lambda k: f"AWS secret {k[0]}")
 
 
 # --------------------------------------------------------------------------- gcp-sm://
@@ -193,19 +200,7 @@ class GcpScheme:
             except gcp.NotFound:
                 raise BackendError(f"GCP secret version {name} does not exist") from None
 
-        texts = _read_each(refs, lambda r: names[r.text], read)
-        out = []
-        for ref in refs:
-            text = texts[names[ref.text]]
-            if ref.fragment is None:
-                out.append(text)
-                continue
-            try:
-                data = json.loads(text)
-            except ValueError:
-                data = None
-            out.append(_pick(ref, data, ref.fragment, f"GCP secret {names[ref.text]}"))
-        return out
+        return _texts_or_fields(refs, lambda r: names[r.text], read, lambda n: f"GCP secret {n}")
 
 
 # --------------------------------------------------------------------------- op://

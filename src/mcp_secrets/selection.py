@@ -20,8 +20,7 @@ orders and explains:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from mcp_secrets import backends, config
 from mcp_secrets.errors import NoKeychainError, UnknownBackendError
@@ -33,13 +32,12 @@ if TYPE_CHECKING:
 ENV_BACKEND = config.BACKEND.name
 
 
-@dataclass
-class Diagnosis:
+class Diagnosis(NamedTuple):
     """What `default_backend()` picks and why; `steps` lists every candidate considered."""
 
     backend: str | None
     reason: str
-    steps: list[str] = field(default_factory=list)
+    steps: list[str]
     fix: str | None = None
 
 

@@ -29,12 +29,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import logging
 import os
 import re
-import secrets
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -54,11 +51,17 @@ from mcp_secrets.names import RESERVED_PREFIX, profile_name, service_name, valid
 from mcp_secrets.paths import ForkSafeLock
 
 if TYPE_CHECKING:
+    import logging
+
     from filelock import FileLock
 
     from mcp_secrets.backends.base import Backend
 
-log = logging.getLogger(__name__)
+def _log() -> logging.Logger:
+    """This module's logger, imported on first use: a launch through `run` only reads."""
+    import logging
+
+    return logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 INDEX_KEY = "__secret_index__"
@@ -117,12 +120,15 @@ def _file_lock(service: str, timeout: float, base: Path | None) -> FileLock:
     return lock
 
 
-@dataclass
 class _Index:
-    names: set[str] = field(default_factory=set)
-    pending: list[str] = field(default_factory=list)
-    dirty: bool = False
-    _sorted: list[str] | None = None
+    __slots__ = ("_sorted", "dirty", "names", "pending")
+
+    def __init__(self, names: set[str] | None = None, pending: list[str] | None = None,
+                 dirty: bool = False) -> None:
+        self.names = set() if names is None else names
+        self.pending: list[str] = [] if pending is None else pending
+        self.dirty = dirty
+        self._sorted: list[str] | None = None
 
     @property
     def sorted_names(self) -> list[str]:
@@ -139,15 +145,17 @@ class _Index:
                           separators=(",", ":"))
 
 
-@dataclass
 class _Tx:
     """What a write changed, so this process's cache can carry over instead of being flushed."""
 
-    values: dict[str, str | None] = field(default_factory=dict, repr=False)
-    names: list[str] | None = None
-    reset: bool = False
-    #: The repair this write did first because the previous writer died mid-write.
-    healed: dict[str, Any] | None = None
+    __slots__ = ("healed", "names", "reset", "values")
+
+    def __init__(self) -> None:
+        self.values: dict[str, str | None] = {}
+        self.names: list[str] | None = None
+        self.reset = False
+        #: The repair this write did first because the previous writer died mid-write.
+        self.healed: dict[str, Any] | None = None
 
 
 class MCPSecretsStorage:
@@ -211,7 +219,7 @@ class MCPSecretsStorage:
             tx.values[name] = value
             tx.names = sorted(index.names)
         _handled.setdefault(value, None)
-        log.debug("stored secret %r for %s", name, self.service)
+        _log().debug("stored secret %r for %s", name, self.service)
 
     def retrieve_secret(self, name: str) -> str | None:
         """The value of `name`, or None. Served from the cache while no process has written."""
@@ -245,7 +253,7 @@ class MCPSecretsStorage:
                 self._put(INDEX_KEY, index.dump())
             tx.values[name] = None
             tx.names = sorted(index.names)
-        log.debug("deleted secret %r for %s (existed=%s)", name, self.service, existed)
+        _log().debug("deleted secret %r for %s (existed=%s)", name, self.service, existed)
         return existed
 
     def list_secrets(self) -> list[str]:
@@ -278,7 +286,7 @@ class MCPSecretsStorage:
                         self._bdel(key)
             tx.reset = True
             tx.names = []
-        log.debug("cleared %d secrets for %s", removed, self.service)
+        _log().debug("cleared %d secrets for %s", removed, self.service)
         return removed
 
     def repair(self) -> dict[str, Any]:
@@ -291,7 +299,7 @@ class MCPSecretsStorage:
             report = tx.healed if tx.healed is not None else self._scan(apply=True)
             tx.reset = True
             tx.names = report.pop("_names")
-        log.debug("repaired %s: %s", self.service, report)
+        _log().debug("repaired %s: %s", self.service, report)
         return report
 
     def check(self) -> dict[str, Any]:
@@ -401,7 +409,7 @@ class MCPSecretsStorage:
                     # and orphan chunks may be left. Heal them now rather than wait for a repair.
                     tx.healed = self._scan(apply=True)
                     tx.reset = True
-                    log.debug("healed %s after an interrupted write: %s", self.service,
+                    _log().debug("healed %s after an interrupted write: %s", self.service,
                               tx.healed)
                 yield tx
                 ok = True
@@ -470,7 +478,7 @@ class MCPSecretsStorage:
         for name in index.pending:
             if name != keep and name in index.names and self._bget(name) is None:
                 index.names.discard(name)
-                log.debug("dropped ghost %r from the index of %s", name, self.service)
+                _log().debug("dropped ghost %r from the index of %s", name, self.service)
         index.pending = []
         index.dirty = True
 
@@ -499,15 +507,15 @@ class MCPSecretsStorage:
         if fits and not text.startswith(MARKER_PREFIX):
             self._bset(key, text)
         else:
-            nonce = secrets.token_hex(4)
+            nonce = os.urandom(4).hex()
             while _chunk_key(key, nonce, 0) in stale:  # never overwrite the chunks in use
-                nonce = secrets.token_hex(4)
+                nonce = os.urandom(4).hex()
             pieces = _split(text, limit, enc) if limit is not None else [text]
             for i, piece in enumerate(pieces):
                 self._bset(_chunk_key(key, nonce, i), piece)
             digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
             self._bset(key, f"{MARKER_PREFIX}{len(pieces)}:{nonce}:{digest}")
-            log.debug("wrote %r of %s as %d chunks", key, self.service, len(pieces))
+            _log().debug("wrote %r of %s as %d chunks", key, self.service, len(pieces))
         for chunk in stale:
             self._bdel(chunk)
 

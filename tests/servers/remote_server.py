@@ -5,6 +5,8 @@
 The accepted token is re-read from TOKEN_FILE on every request, so a test can "rotate" it on the
 server side. Every Authorization header seen is fingerprinted (never written) into LOG_FILE, one
 line per request: "<status> <sha256 prefix>", so tests can count attempts without logging tokens.
+LOG_FILE.peers gets the client's TCP port of every HTTP request, one a line, so tests can count
+the connections a client opened.
 """
 
 from __future__ import annotations
@@ -17,8 +19,11 @@ import mcp_types
 from fastmcp import Context, FastMCP
 from fastmcp.server.auth import AccessToken, TokenVerifier
 from fastmcp.server.dependencies import get_http_headers
+from starlette.middleware import Middleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 PORT, TOKEN_FILE, LOG_FILE = int(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+PEERS_FILE = LOG_FILE.with_name(LOG_FILE.name + ".peers")
 
 
 def _note(status: str, token: str) -> None:
@@ -42,6 +47,12 @@ mcp = FastMCP("remote", auth=FileTokenVerifier())
 def add(a: int, b: int) -> int:
     """Adds two numbers."""
     return a + b
+
+
+@mcp.tool
+def echo(text: str) -> str:
+    """Returns its argument (the tests send megabytes through the proxy's stdio)."""
+    return text
 
 
 @mcp.tool
@@ -78,5 +89,19 @@ def review(code: str) -> str:
     return f"Please review: {code}"
 
 
+class NotePeers:
+    """ASGI middleware: the client's port of every HTTP request, into PEERS_FILE."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("client"):
+            with PEERS_FILE.open("a") as fh:
+                fh.write(f"{scope['client'][1]}\n")
+        await self.app(scope, receive, send)
+
+
 if __name__ == "__main__":
-    mcp.run(transport="http", host="127.0.0.1", port=PORT, show_banner=False)
+    mcp.run(transport="http", host="127.0.0.1", port=PORT, show_banner=False,
+            middleware=[Middleware(NotePeers)])

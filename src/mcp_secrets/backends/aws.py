@@ -12,12 +12,11 @@ Credentials, region and endpoint come from boto3's standard chain (``AWS_PROFILE
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from mcp_secrets import config
 from mcp_secrets.backends.base import Backend, Probe
-from mcp_secrets.backends.extras import require
+from mcp_secrets.backends.extras import Lazy, require
 from mcp_secrets.errors import BackendError, StoreEntryNotFound
 
 TIMEOUT_S = 10
@@ -128,15 +127,11 @@ class AwsBackend(Backend):
 
     def __init__(self, prefix: str | None = None, client: Any = None) -> None:
         self.prefix = (prefix if prefix is not None else config.AWS_PREFIX.get() or "").strip("/")
-        self._client = client
-        self._lock = threading.Lock()
+        self._client = Lazy(lambda: make_client(), client)
 
     @property
     def client(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                self._client = make_client()
-            return self._client
+        return self._client.get()
 
     def secret_id(self, service: str, key: str = "") -> str:
         return "/".join(p for p in (self.prefix, service, key) if p)
@@ -190,6 +185,6 @@ class AwsBackend(Backend):
                 return sorted(set(out))
 
     def describe(self) -> str:
-        region = getattr(getattr(self._client, "meta", None), "region_name", None)
+        region = getattr(getattr(self._client.value, "meta", None), "region_name", None)
         return f"aws (Secrets Manager, names {self.prefix or ''}/com.mcp.*" + (
             f", region {region})" if region else ")")

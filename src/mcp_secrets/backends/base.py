@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import abc
 import contextlib
-from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 
-@dataclass(frozen=True)
-class Probe:
+class Probe(NamedTuple):
     """A store's answer to "can you work here, now?": never holds a secret."""
 
     usable: bool

@@ -34,7 +34,6 @@ import sys
 import unicodedata
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -223,12 +222,14 @@ def _corrupt(path: Path, why: str) -> StoreDamagedError:
 # --------------------------------------------------------------------------- backend
 
 
-@dataclass
 class _Opened:
-    entries: dict[str, str] = field(repr=False)
-    key: bytes = field(repr=False)
-    salt: bytes
-    kdf: tuple[int, int, int]
+    """An opened file: its entries and key (a plain class, whose repr shows neither)."""
+
+    __slots__ = ("entries", "kdf", "key", "salt")
+
+    def __init__(self, entries: dict[str, str], key: bytes, salt: bytes,
+                 kdf: tuple[int, int, int]) -> None:
+        self.entries, self.key, self.salt, self.kdf = entries, key, salt, kdf
 
 
 

@@ -4,10 +4,10 @@ a store that needs one is used, and a missing one is a one-line error with the i
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from mcp_secrets.errors import BackendError, SecretsError
 
@@ -38,7 +38,26 @@ def concurrently(fn: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
     """
     if len(items) <= 1:
         return [fn(x) for x in items]
+    from concurrent.futures import ThreadPoolExecutor  # not on `run`'s path for one reference
+
     with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(items)),
                             thread_name_prefix="mcp-secrets-read") as pool:
         futures = [pool.submit(fn, x) for x in items]
         return [f.result() for f in futures]
+
+
+class Lazy(Generic[_T]):
+    """A value made on first use, once, even when threads race for it: an SDK client that is slow
+    to build (and needs credentials), made only if the store is used. `value` is None until then,
+    or is what the caller passed in (a test's client)."""
+
+    def __init__(self, make: Callable[[], _T], value: _T | None = None) -> None:
+        self._make = make
+        self.value = value
+        self._lock = threading.Lock()
+
+    def get(self) -> _T:
+        with self._lock:
+            if self.value is None:
+                self.value = self._make()
+            return self.value

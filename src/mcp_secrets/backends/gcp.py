@@ -14,12 +14,11 @@ requests the real client library builds, against a local HTTP stand-in named as 
 from __future__ import annotations
 
 import re
-import threading
 from typing import Any
 
 from mcp_secrets import config
 from mcp_secrets.backends.base import Backend, Probe
-from mcp_secrets.backends.extras import require
+from mcp_secrets.backends.extras import Lazy, require
 from mcp_secrets.errors import BackendError, StoreEntryNotFound
 
 TIMEOUT_S = 10.0
@@ -123,15 +122,11 @@ class GcpBackend(Backend):
                                "(or GOOGLE_CLOUD_PROJECT)")
         self.project = project
         self.prefix = encode_id(prefix if prefix is not None else config.GCP_PREFIX.get() or "")
-        self._client = client
-        self._lock = threading.Lock()
+        self._client = Lazy(lambda: make_client(), client)
 
     @property
     def client(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                self._client = make_client()
-            return self._client
+        return self._client.get()
 
     def _stem(self, service: str) -> str:
         return f"{self.prefix}--{encode_id(service)}--"

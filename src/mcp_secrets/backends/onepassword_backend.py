@@ -11,17 +11,23 @@ names of an item made by hand are its field labels, so a server can list what it
 from __future__ import annotations
 
 import json
-import threading
 from typing import TYPE_CHECKING, Any
 
 from mcp_secrets import config
 from mcp_secrets.backends.base import Backend, Probe
+from mcp_secrets.backends.extras import Lazy
 from mcp_secrets.errors import ReadOnlyStoreError
 
 if TYPE_CHECKING:
     from mcp_secrets.backends.onepassword import OnePasswordTransport
 
 INDEX_KEY = "__secret_index__"  # storage's index entry (see storage.py)
+
+
+def _default_transport() -> OnePasswordTransport:
+    from mcp_secrets.backends.onepassword import default_transport
+
+    return default_transport()
 
 
 class OnePasswordBackend(Backend):
@@ -51,17 +57,11 @@ class OnePasswordBackend(Backend):
     def __init__(self, vault: str | None = None,
                  transport: OnePasswordTransport | None = None) -> None:
         self.vault = vault or config.OP_VAULT.get() or "Private"
-        self._transport = transport
-        self._lock = threading.Lock()
+        self._transport = Lazy(_default_transport, transport)
 
     @property
     def transport(self) -> OnePasswordTransport:
-        with self._lock:
-            if self._transport is None:
-                from mcp_secrets.backends.onepassword import default_transport
-
-                self._transport = default_transport()
-            return self._transport
+        return self._transport.get()
 
     @property
     def service_account(self) -> bool:

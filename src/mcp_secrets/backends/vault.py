@@ -11,21 +11,18 @@ sealed or refuses the token is a `BackendError` saying so; nothing falls back to
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from mcp_secrets import config
 from mcp_secrets.backends.base import Backend, Probe
-from mcp_secrets.backends.extras import require
+from mcp_secrets.backends.extras import Lazy, require
 from mcp_secrets.errors import BackendError, StoreEntryNotFound
 
 FIELD = "value"
 TIMEOUT_S = 10
 
 
-@dataclass(frozen=True)
-class VaultSettings:
+class VaultSettings(NamedTuple):
     addr: str | None
     token: str | None
 
@@ -137,15 +134,11 @@ class VaultBackend(Backend):
 
     def __init__(self, path: str | None = None, client: Any = None) -> None:
         self.mount, self.prefix = split_path(path or config.VAULT_PATH.get() or "")
-        self._client = client
-        self._lock = threading.Lock()
+        self._client = Lazy(lambda: make_client(), client)
 
     @property
     def client(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                self._client = make_client()
-            return self._client
+        return self._client.get()
 
     def _path(self, service: str, key: str | None = None) -> str:
         parts = [p for p in (self.prefix, service, key) if p]

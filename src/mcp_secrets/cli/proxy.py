@@ -44,5 +44,9 @@ def cmd_proxy(args: argparse.Namespace) -> int:
         proxy = build_proxy(args.url, headers)
     except ProxyConfigError as exc:
         raise CLIError(str(exc), EXIT_USAGE) from None
-    proxy.run(transport="stdio", show_banner=False)
+    import anyio
+
+    from mcp_secrets.proxy_io import serve_stdio
+
+    anyio.run(serve_stdio, proxy)
     return 0
