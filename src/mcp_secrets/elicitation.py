@@ -315,6 +315,17 @@ async def ask_later(
     sealed state, and the client retries the call with the answer."""
     import mcp_types
 
+    params = mcp_types.ElicitRequestFormParams(
+        message=message, requested_schema=choice_schema(options)
+    )
+    await _end_leg(ctx, key, params, flows)
+
+
+async def _end_leg(ctx: Any, key: str, params: Any, flows: dict[str, str] | None) -> NoReturn:
+    """Raise the `InputRequiredResult` asking `params` under `key`; the sealed state says we
+    asked it (so only its answer counts, once) and carries grants and flow ids forward."""
+    import mcp_types
+
     require_middleware(ctx)
     incoming = incoming_state(ctx)
     leg = await leg_state(ctx)
@@ -324,9 +335,6 @@ async def ask_later(
         "grants": {**incoming["grants"], **leg["grants"]},
         "nonce": _open_question(),
     }
-    params = mcp_types.ElicitRequestFormParams(
-        message=message, requested_schema=choice_schema(options)
-    )
     raise InputRequired(
         mcp_types.InputRequiredResult(
             input_requests={key: mcp_types.ElicitRequest(params=params)},
@@ -463,28 +471,13 @@ async def ask_url_later(
     ctx: Any, key: str, message: str, url: str, elicitation_id: str,
     *, flows: dict[str, str] | None = None,
 ) -> NoReturn:
-    """2026-07-28: end this leg with one URL-mode request; the sealed state says we asked it
-    (so only its answer counts, once) and which flow the page belongs to."""
+    """2026-07-28: end this leg with one URL-mode request (`flows` names the page's flow)."""
     import mcp_types
 
-    require_middleware(ctx)
-    incoming = incoming_state(ctx)
-    leg = await leg_state(ctx)
-    state = {
-        "asked": [key],
-        "flows": {**incoming["flows"], **leg["flows"], **(flows or {})},
-        "grants": {**incoming["grants"], **leg["grants"]},
-        "nonce": _open_question(),
-    }
     params = mcp_types.ElicitRequestURLParams(
         message=message, url=url, elicitation_id=elicitation_id
     )
-    raise InputRequired(
-        mcp_types.InputRequiredResult(
-            input_requests={key: mcp_types.ElicitRequest(params=params)},
-            request_state=json.dumps({STATE_ROOT: state}),
-        )
-    )
+    await _end_leg(ctx, key, params, flows)
 
 
 async def url_done(ctx: Any, elicitation_id: str) -> None:

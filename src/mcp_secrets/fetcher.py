@@ -196,6 +196,30 @@ async def fetch_secrets(
     return await flow.run(ctx, body)
 
 
+def field_info(name: str, *, label: str | None, field_type: str, required: bool,
+               help_text: str | None, placeholder: str | None) -> dict[str, Any]:
+    """The `secrets_info` entry a one-line `requires_secret` asks with (label from the name)."""
+    validate_name(name)
+    return {"label": label or name.replace("_", " ").title(), "field_type": field_type,
+            "required": required, "help_text": help_text, "placeholder": placeholder}
+
+
+async def obtain_secret(ctx: Any, name: str, info: Mapping[str, Any], *, reason: str | None,
+                        manager: MCPSecretsManager | None = None) -> str:
+    """What every framework's `requires_secret` does: collect the secret if it is missing,
+    ask permission to use it, return its value. Failures are `SecretsError`s (with a message
+    saying what to do) that the glue turns into its framework's tool error."""
+    if manager is None:
+        from mcp_secrets.manager import secrets_manager
+
+        manager = secrets_manager
+    if not await asyncio.to_thread(manager.secret_exists, name):
+        ok, message = await fetch_secrets(ctx, {name: info}, manager=manager)
+        if not ok:
+            raise SecretsError(message)
+    return await manager.retrieve_secret_with_permission(name, ctx, reason=reason)
+
+
 #: Secrets being collected right now, by (server, name) -> the collecting flow's claim.
 _COLLECTING: dict[tuple[str, str], asyncio.Future[None]] = {}
 

@@ -10,7 +10,6 @@ live in `mcp_secrets.elicitation`; this module adds nothing to them.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, TypeVar
 
 import mcp_types
@@ -188,33 +187,18 @@ def requires_secret(
     from fastmcp.dependencies import CurrentContext, Depends
     from fastmcp.server.context import Context
 
-    from mcp_secrets.names import validate_name
+    from mcp_secrets.fetcher import field_info, obtain_secret
 
-    validate_name(name)
-    info = {
-        "label": label or name.replace("_", " ").title(),
-        "field_type": field_type,
-        "required": required,
-        "help_text": help_text,
-        "placeholder": placeholder,
-    }
+    info = field_info(name, label=label, field_type=field_type, required=required,
+                      help_text=help_text, placeholder=placeholder)
 
     async def provide_secret(ctx: Context = CurrentContext()) -> str:  # noqa: B008
-        from mcp_secrets.fetcher import fetch_secrets
-        from mcp_secrets.manager import secrets_manager
-
-        mgr = secrets_manager if manager is None else manager
         try:
-            if not await asyncio.to_thread(mgr.secret_exists, name):
-                ok, message = await fetch_secrets(ctx, {name: info}, manager=mgr)
-                if not ok:
-                    raise SecretsToolError(message)
-            value: str = await mgr.retrieve_secret_with_permission(name, ctx, reason=reason)
+            return await obtain_secret(ctx, name, info, reason=reason, manager=manager)
         except ToolError:
             raise
         except SecretsError as exc:
             raise as_tool_error(exc) from None
-        return value
 
     provide_secret.__name__ = f"requires_secret_{name}"
     return Depends(provide_secret)

@@ -19,7 +19,6 @@ per-process key unless the server passes its own `RequestStateSecurity`), so wha
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import warnings
 import weakref
@@ -246,31 +245,16 @@ def requires_secret(
     2026-07-28 connections; the latter need `secrets_manager.initialize(mcp)` (the server
     object) once at startup. Failures become tool errors with a clear message.
     """
-    from mcp_secrets.names import validate_name
+    from mcp_secrets.fetcher import field_info, obtain_secret
 
-    validate_name(name)
-    info = {
-        "label": label or name.replace("_", " ").title(),
-        "field_type": field_type,
-        "required": required,
-        "help_text": help_text,
-        "placeholder": placeholder,
-    }
+    info = field_info(name, label=label, field_type=field_type, required=required,
+                      help_text=help_text, placeholder=placeholder)
 
     async def provide_secret(ctx: Context) -> str:
-        from mcp_secrets.fetcher import fetch_secrets
-        from mcp_secrets.manager import secrets_manager
-
-        mgr = secrets_manager if manager is None else manager
         try:
-            if not await asyncio.to_thread(mgr.secret_exists, name):
-                ok, message = await fetch_secrets(ctx, {name: info}, manager=mgr)
-                if not ok:
-                    raise ToolError(message)
-            value: str = await mgr.retrieve_secret_with_permission(name, ctx, reason=reason)
+            return await obtain_secret(ctx, name, info, reason=reason, manager=manager)
         except SecretsError as exc:
             raise ToolError(str(exc)) from None
-        return value
 
     provide_secret.__name__ = provide_secret.__qualname__ = f"requires_secret_{name}"
     return Resolve(provide_secret)
