@@ -162,3 +162,17 @@ def test_value_with_bytes_that_are_not_utf8() -> None:
     value = b"key-\xff\xfe-1234".decode("utf-8", "surrogateescape")
     out = Masker([value]).stream().feed(b"got key-\xff\xfe-1234 here\n")
     assert out == b"got " + M + b" here\n"
+
+
+@pytest.mark.parametrize("value", ['pa"ss\\word-1234', "it's \"both\" quoted", "esc\x1bape-1234"])
+def test_python_repr_of_a_value_is_masked(value: str) -> None:
+    """`raise ValueError(f"bad key {key!r}")` and `log.info("%r", key)` print Python's repr,
+    which for a value with a backslash and a quote, both quotes, or a control character is
+    neither the raw nor a JSON form."""
+    m = Masker([value])
+    for shown in (repr(value), ascii(value)):
+        text = f"bad key {shown}!"
+        assert m.mask_string(text) == f"bad key {shown[0]}{MARKER}{shown[-1]}!"
+        assert m.finds(text)
+        assert M in m.mask_line(text.encode() + b"\n")
+        assert M in feed_in_pieces(StreamMasker(m), text.encode() + b"\n", 3)

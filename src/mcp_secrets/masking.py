@@ -33,13 +33,20 @@ _SAFE_RUN = re.compile(r"[ !#-.0-\[\]-~]+")
 
 
 def _json_forms(value: str) -> set[bytes]:
-    """The byte sequences `value` may take inside a JSON string, plus its raw UTF-8 form."""
+    """The byte sequences `value` may take inside a JSON string, plus its raw UTF-8 form and
+    Python's repr of it (an error message or log line written with `{key!r}` or `%r`)."""
     plain = json.dumps(value, ensure_ascii=False)[1:-1]
     ascii_ = json.dumps(value, ensure_ascii=True)[1:-1]
-    forms = {value, plain, ascii_, ascii_.replace("/", "\\/"), plain.replace("/", "\\/")}
+    forms = {value, plain, ascii_, ascii_.replace("/", "\\/"), plain.replace("/", "\\/"),
+             *_repr_forms(value)}
     upper = re.sub(r"\\u([0-9a-f]{4})", lambda m: "\\u" + m.group(1).upper(), ascii_)
     forms.add(upper)
     return {_utf8(f) for f in forms}
+
+
+def _repr_forms(value: str) -> tuple[str, str]:
+    """`repr(value)` and `ascii(value)` without their quotes."""
+    return repr(value)[1:-1], ascii(value)[1:-1]
 
 
 def _utf8(text: str) -> bytes:
@@ -79,7 +86,7 @@ class Masker:
         simple = {_utf8(v) for v in self.values}
         for v in self.values:
             esc = json.dumps(v, ensure_ascii=False)[1:-1]
-            simple |= {_utf8(esc), _utf8(esc.replace("/", "\\/"))}
+            simple |= {_utf8(esc), _utf8(esc.replace("/", "\\/")), *map(_utf8, _repr_forms(v))}
         self._simple_re = (re.compile(b"|".join(re.escape(f) for f in sorted(
             simple, key=len, reverse=True))) if simple else None)
         self._str_re = (re.compile("|".join(re.escape(v) for v in self.values))
