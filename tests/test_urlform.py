@@ -15,8 +15,8 @@ import urllib.parse
 import pytest
 
 from mcp_secrets.dialog.protocol import Field, Template, build_result, field_problem
-from mcp_secrets.errors import DialogCancelled, DialogError, DialogTimeout
-from mcp_secrets.urlform import FormPage, default_expiry
+from mcp_secrets.errors import DialogCancelled, DialogError, DialogTimeout, TooManyWrongCodes
+from mcp_secrets.urlform import MAX_WRONG_CODES, FormPage, default_expiry
 from tests.plain_http import headers_of, request
 
 CODE = "ABCD-EFGH"
@@ -32,13 +32,13 @@ def template(*fields: Field) -> Template:
             Field("base", "Base URL", "url"),
             Field("region", "Region", "choice", options=("eu", "us"), default="eu"),
         ),
-        f"Verification Code: {CODE}\n\nCheck the code.",
+        "Type the verification code your MCP client shows for demo.",
     )
 
 
 @pytest.fixture
 def page() -> FormPage:
-    p = FormPage(template(), expiry=60)
+    p = FormPage(template(), code=CODE, expiry=60)
     yield p
     p.stop()
 
@@ -51,8 +51,11 @@ def csrf_of(page: FormPage) -> str:
     return found.group(1)
 
 
-def form(page: FormPage, **values: str) -> dict[str, str]:
+def form(page: FormPage, code: str | None = CODE, **values: str) -> dict[str, str]:
+    """The form as the human sends it: token, the client's code (None: left out), values."""
     out = {"csrf": csrf_of(page), "action": "submit"}
+    if code is not None:
+        out["code"] = code
     out.update({f"f:{k}": v for k, v in values.items()})
     return out
 
@@ -61,7 +64,7 @@ def form(page: FormPage, **values: str) -> dict[str, str]:
 
 
 def test_the_address_is_local_random_and_unguessable() -> None:
-    a, b = FormPage(template(), expiry=60), FormPage(template(), expiry=60)
+    a, b = FormPage(template(), code=CODE, expiry=60), FormPage(template(), code=CODE, expiry=60)
     try:
         for p in (a, b):
             parts = urllib.parse.urlsplit(p.url)
@@ -78,7 +81,9 @@ def test_the_page_shows_the_template_with_the_dialogs_field_types(page: FormPage
     status, body = request(page.url)
     assert status == 200
     assert "<title>MCP Secrets for demo</title>" in body
-    assert f'id="verification-code">{CODE}<' in body
+    assert CODE not in body and CODE.replace("-", "") not in body  # the page never shows it
+    assert 'name="code" type="text" required' in body and "Verification code shown by" in body
+    assert body.index('name="code"') < body.index('name="f:api_key"')  # the first field
     assert 'name="f:api_key" type="password"' in body and " required" in body
     assert 'name="f:user" type="text"' in body and 'value="alice"' in body
     assert 'placeholder="name"' in body
@@ -105,7 +110,8 @@ def test_strict_headers(page: FormPage) -> None:
 def test_what_the_page_shows_is_escaped() -> None:
     evil = '<script>alert(1)</script>"'
     p = FormPage(Template(f"T {evil}", [Field("k", f"L {evil}", "text", help_text=evil,
-                                              placeholder=evil)], f"D {evil}"), expiry=60)
+                                              placeholder=evil)], f"D {evil}"), code=CODE,
+                 expiry=60)
     try:
         body = request(p.url)[1]
         assert "<script" not in body and "&lt;script&gt;" in body
@@ -115,11 +121,13 @@ def test_what_the_page_shows_is_escaped() -> None:
 
 def test_field_names_cannot_clash_with_the_pages_own_keys() -> None:
     p = FormPage(Template("T", [Field("csrf", "C", "text", required=True),
-                                Field("action", "A", "text", required=True)]), expiry=60)
+                                Field("action", "A", "text", required=True),
+                                Field("code", "V", "text", required=True)]), code=CODE, expiry=60)
     try:
-        status, _ = request(p.url, data=form(p, csrf="one", action="two"))
+        data = {**form(p), "f:csrf": "one", "f:action": "two", "f:code": "three"}
+        status, _ = request(p.url, data=data)
         assert status == 200
-        assert p.result(5) == {"csrf": "one", "action": "two"}
+        assert p.result(5) == {"csrf": "one", "action": "two", "code": "three"}
     finally:
         p.stop()
 
@@ -194,6 +202,69 @@ def test_malformed_forms_are_refused(page: FormPage, body: str, headers: dict[st
     assert not page.finished
 
 
+# ---------------------------------------------------------------- the client's code
+
+
+@pytest.mark.parametrize("code", [None, "", "  - ", "ABCD-EFGX", "WXYZ-2345", "ABCD-EFGH-1",
+                                  "ABCDEFG"])
+def test_an_attacker_who_read_the_page_cannot_submit_without_the_code(
+    page: FormPage, code: str | None
+) -> None:
+    """The address leaks (xdg-open's argv is in /proc): whoever fetches it gets the page and
+    its CSRF token, but not the code, which only the client was sent. Refused with 422,
+    nothing stored, nothing the poster typed comes back; the human can still submit."""
+    canary = "canary-planted-by-attacker"
+    status, body = request(page.url, data=form(page, code=code, api_key=canary, user=canary))
+    assert status == 422 and not page.finished
+    assert canary not in body and CODE not in body
+    assert ("That is not the code your MCP client shows" in body if code and code.strip(" -")
+            else "Type the verification code your MCP client shows" in body)
+    assert request(page.url, data=form(page, api_key="human"))[0] == 200
+    assert page.result(5)["api_key"] == "human"
+
+
+@pytest.mark.parametrize("typed", ["abcd-efgh", "ABCDEFGH", " ABCD EFGH ", "ab cd–ef gh"])
+def test_the_code_may_be_typed_in_any_case_with_or_without_its_dash(
+    page: FormPage, typed: str
+) -> None:
+    assert request(page.url, data=form(page, code=typed, api_key="k"))[0] == 200
+    assert page.result(5)["api_key"] == "k"
+
+
+def test_the_code_is_checked_before_the_values(page: FormPage) -> None:
+    """A wrong code with a bad value: the code's error only (the values say nothing to a
+    guesser); the right code with a bad value: the value's error, no guess counted."""
+    body = request(page.url, data=form(page, code="WXYZ-2345", api_key="k", mail="x"))[1]
+    assert "not the code" in body and 'id="field-2-error"' not in body
+    status, body = request(page.url, data=form(page, api_key="k", mail="x"))
+    assert status == 422 and 'id="field-2-error"' in body and "not the code" not in body
+    assert CODE not in body  # not even echoed back to the one who typed it
+
+
+def test_too_many_wrong_codes_close_the_page_for_good(page: FormPage) -> None:
+    for left in range(MAX_WRONG_CODES - 1, 0, -1):
+        status, body = request(page.url, data=form(page, code="WXYZ-2345", api_key="x"))
+        assert status == 422 and f"{left} tr" in body
+    for _ in range(3):  # forgetting the code is no guess: it never counts
+        assert request(page.url, data=form(page, code="", api_key="x"))[0] == 422
+    status, body = request(page.url, data=form(page, code="WXYZ-2346", api_key="x"))
+    assert status == 403 and "too many wrong verification codes" in body
+    with pytest.raises(TooManyWrongCodes, match="5 wrong verification codes"):
+        page.result(5)
+    assert page.state == "locked"
+    assert request(page.url, data={"code": CODE, "f:api_key": "late"})[0] in (0, 410)
+    deadline = time.monotonic() + 5
+    while request(page.url)[0] != 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert request(page.url)[0] == 0  # the listener is closed
+
+
+def test_a_page_needs_a_code() -> None:
+    for code in ("", " - "):
+        with pytest.raises(DialogError, match="needs a verification code"):
+            FormPage(template(), code=code, expiry=60)
+
+
 # ---------------------------------------------------------------- validation, as the dialog
 
 
@@ -240,7 +311,7 @@ def test_concurrent_submissions_only_one_counts(page: FormPage) -> None:
     statuses: list[int] = []
 
     def post(i: int) -> None:
-        data = {"csrf": token, "action": "submit", "f:api_key": f"v{i}"}
+        data = {"csrf": token, "action": "submit", "code": CODE, "f:api_key": f"v{i}"}
         statuses.append(request(page.url, data=data)[0])
 
     threads = [threading.Thread(target=post, args=(i,)) for i in range(8)]
@@ -261,7 +332,7 @@ def test_after_the_deadline_requests_are_refused(page: FormPage) -> None:
 
 
 def test_expiry_ends_the_page_and_closes_the_listener() -> None:
-    p = FormPage(template(), expiry=0.3)
+    p = FormPage(template(), code=CODE, expiry=0.3)
     with pytest.raises(DialogTimeout, match="MCP_SECRETS_PAGE_EXPIRY"):
         p.result(10)
     deadline = time.monotonic() + 5
@@ -294,7 +365,7 @@ def test_stop_closes_the_listener_and_cancels(page: FormPage) -> None:
 
 def test_the_async_interface_of_a_dialog_session() -> None:
     async def main() -> None:
-        p = FormPage(template(), expiry=60)
+        p = FormPage(template(), code=CODE, expiry=60)
         seen: list[FormPage] = []
         p.add_done_callback(seen.append)
         assert not await p.wait_exit(0.05)
@@ -339,4 +410,4 @@ def test_a_page_that_cannot_listen_is_a_dialog_error(monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(urlform, "HOST", "192.0.2.1")  # TEST-NET-1: never a local address
     with pytest.raises(DialogError, match=r"cannot serve the credential page on 192\.0\.2\.1"):
-        FormPage(template(), expiry=60)
+        FormPage(template(), code=CODE, expiry=60)

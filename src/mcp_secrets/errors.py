@@ -26,7 +26,8 @@ defined here and exported from ``mcp_secrets``; no other module defines its own:
     │   ├── TemplateError            (also ValueError) a template breaks the dialog protocol
     │   ├── NoDisplayError           there is no display to show it on
     │   ├── DialogCancelled          the human closed or cancelled it
-    │   └── DialogTimeout            the human did not answer in time
+    │   ├── DialogTimeout            the human did not answer in time
+    │   └── TooManyWrongCodes        the browser page got too many wrong verification codes
     ├── SecretReferenceError         (also ValueError) a bad or dangling secret reference
     ├── ConfigFileError              an MCP client's config file cannot be read or rewritten
     ├── MigrationError               `mcp-secrets migrate` stopped before changing a file
@@ -140,6 +141,11 @@ class DialogTimeout(DialogError):
     """The human did not answer the credential dialog in time; the dialog was closed."""
 
 
+class TooManyWrongCodes(DialogError):
+    """The browser page was sent too many wrong verification codes and closed for good:
+    someone who never saw the client's code may have tried to plant a value."""
+
+
 class TemplateError(DialogError, ValueError):
     """A dialog template (or the values collected for it) breaks the dialog protocol; the
     message is one line, names no value, and says what to fix."""
@@ -226,6 +232,7 @@ __all__ = [
     "StoreDamagedError",
     "StoreEntryNotFound",
     "TemplateError",
+    "TooManyWrongCodes",
     "UnknownBackendError",
     "UnsupportedBackendError",
     "ValueTooLargeError",

@@ -39,6 +39,7 @@ from mcp_secrets.errors import (
     DialogTimeout,
     NoDisplayError,
     SecretsError,
+    TooManyWrongCodes,
 )
 from mcp_secrets.names import set_command, validate_name
 from mcp_secrets.verification import new_code
@@ -81,11 +82,12 @@ def _normalize(secrets_info: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[
 
 
 def build_template(
-    server: str, names: list[str], info: Mapping[str, Mapping[str, Any]], code: str,
+    server: str, names: list[str], info: Mapping[str, Mapping[str, Any]], code: str | None,
     *, where: str = "window",
 ) -> Template:
-    """The dialog template: title names the server, the description carries the code;
-    `where` is what the human looks at ("window", or "page" in a browser)."""
+    """The dialog template: title names the server, the window's description carries the code.
+    For the browser page (`where="page"`) the description names no code: anyone who learns a
+    page's address can read the page, so there the human types the client's code instead."""
     from mcp_secrets.dialog.protocol import Field, Template
 
     fields = [
@@ -101,6 +103,9 @@ def build_template(
         for n in names
     ]
     description = (
+        f"Type the verification code your MCP client shows for {server}. If your client shows "
+        "no such code, close this tab."
+    ) if where == "page" else (
         f"Verification Code: {code}\n\n"
         f"Check that your MCP client shows the same code for {server} before you type "
         f"anything here. If the codes differ, cancel: this {where} is not genuine."
@@ -140,6 +145,8 @@ def _failure(
         what, next_step = f"Cancelled: {exc}", _call_again
     elif isinstance(exc, DialogTimeout):
         what, next_step = f"Timed out: {exc}", _call_again
+    elif isinstance(exc, TooManyWrongCodes):
+        what, next_step = f"Too many wrong verification codes: {exc}", _call_again
     else:
         what, next_step = f"The credential dialog failed: {exc}", _manual_fix
     return False, f"{what}. Nothing was stored; {next_step(server, names, profile)}."
@@ -293,8 +300,8 @@ class _Flow:
         if page:
             from mcp_secrets.urlform import FormPage
 
-            template = build_template(self.server, self.names, self.info, code, where="page")
-            return code, FormPage(template)
+            template = build_template(self.server, self.names, self.info, None, where="page")
+            return code, FormPage(template, code=code)
         session = await self.handler.start(build_template(self.server, self.names, self.info, code))
         return code, session
 

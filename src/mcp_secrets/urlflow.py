@@ -7,8 +7,10 @@ revisions (`elicitation/create` with `mode: "url"`), or as the `InputRequiredRes
 first leg on 2026-07-28. The client's "accept" means only that the page was opened; the values
 come from the page's own submission, which this flow waits for within the call budget. A slow
 human finds the page still open on the next call (same page, same code, no second one), as with
-a window. The page is bound to the flow: its address is known only to the client we sent it to,
-and on 2026-07-28 the sealed request state names the flow whose answer counts.
+a window. The page is bound to the flow by the verification code, which travels only in the
+message to the client and which the human types on the page: the address itself leaks (clients
+open it with `xdg-open`, visible to every local user). On 2026-07-28 the sealed request state
+names the flow whose answer counts.
 
 Used when the client declared `elicitation.url` and either no window can open here or
 MCP_SECRETS_COLLECT=url asks for it; `window` never uses it.
@@ -74,11 +76,12 @@ def is_page(pending: Pending) -> bool:
 
 
 def message(flow: Flow, code: str) -> str:
-    """What the client shows beside the address (it shows the full address itself)."""
+    """What the client shows beside the address (it shows the full address itself). The code
+    is only here: the page asks for it, so whoever merely learns the address cannot submit."""
     return (
         f"{flow.server} needs {', '.join(flow.names)}. Open the page at the address below in a "
         f"browser on the machine where {flow.server} runs. Verification code: {code} — type "
-        "your credentials there only if the page shows the same code."
+        "this code on the page, with your credentials. The page never shows it."
     )
 
 

@@ -1,12 +1,16 @@
 """A one-page credential form on 127.0.0.1: the dialog, for machines where no window can open.
 
 MCP's URL-mode elicitation (revision 2025-11-25) sends the human to an address; this module
-serves that address. The page shows the dialog's template (title, verification code, fields with
-the dialog's types and validation) and hands back the values the dialog would have returned.
-It is meant to be opened once, by one person, on this machine:
+serves that address. The page shows the dialog's template (title, fields with the dialog's
+types and validation) and hands back the values the dialog would have returned. It is meant to
+be opened once, by one person, on this machine:
 
-- 127.0.0.1 only, a random port, and a path of 256 random bits: the address carries no secret
-  and grants nothing but filling in this one form;
+- the page never shows the verification code: the human types the code their MCP client shows,
+  and a submission counts only with it. The address leaks (clients open it with `xdg-open
+  <address>`, readable in /proc by every local user), so the address and the CSRF token it
+  serves prove nothing; the code travels only to the client. After MAX_WRONG_CODES wrong codes
+  the page closes for good, so guessing (31**8 codes) is hopeless;
+- 127.0.0.1 only, a random port, and a path of 256 random bits;
 - one successful submission, then the path answers 410; after the expiry too, and the listener
   closes;
 - a CSRF token in a hidden field, compared in constant time; the Origin must be absent, `null`
@@ -30,6 +34,7 @@ import contextlib
 import hmac
 import html
 import json
+import re
 import secrets
 import selectors
 import socket
@@ -50,7 +55,13 @@ from mcp_secrets.dialog.protocol import (
     build_result,
     field_problem,
 )
-from mcp_secrets.errors import DialogCancelled, DialogError, DialogTimeout, TemplateError
+from mcp_secrets.errors import (
+    DialogCancelled,
+    DialogError,
+    DialogTimeout,
+    TemplateError,
+    TooManyWrongCodes,
+)
 
 HOST = "127.0.0.1"
 DEFAULT_EXPIRY = 600.0
@@ -61,9 +72,14 @@ REQUEST_TIMEOUT = 15.0
 #: Form keys of our own; a template's fields travel as "f:" + name, so no name can clash.
 CSRF_KEY = "csrf"
 ACTION_KEY = "action"
+CODE_KEY = "code"
+#: Wrong verification codes a page takes before it closes for good.
+MAX_WRONG_CODES = 5
+#: What a typed code may carry beside its letters: spaces and dashes (also typographic ones).
+_CODE_NOISE = re.compile(r"[\s\-\u2010-\u2015\u2212]+")
 FIELD_PREFIX = "f:"
 
-State = Literal["open", "used", "cancelled", "expired", "closed"]
+State = Literal["open", "used", "cancelled", "expired", "closed", "locked"]
 
 
 def default_expiry() -> float:
@@ -84,11 +100,16 @@ class FormPage:
     """One credential page, listening from construction until it is used, expires or closes.
 
     ``page.url`` is what the human opens; ``await page.wait()`` gives the values (or raises
-    DialogCancelled / DialogTimeout like a dialog); ``await page.close()`` stops it.
+    DialogCancelled / DialogTimeout like a dialog, TooManyWrongCodes); ``await page.close()``
+    stops it. `code` is the verification code the client shows: a submission must carry it.
     """
 
-    def __init__(self, template: Template, *, expiry: float | None = None) -> None:
+    def __init__(self, template: Template, *, code: str, expiry: float | None = None) -> None:
+        if not _normal(code):
+            raise DialogError("a credential page needs a verification code")
         self.template = template
+        self._code = code
+        self._wrong = 0
         self.expiry = default_expiry() if expiry is None else expiry
         self._path = "/" + secrets.token_urlsafe(32)
         self._csrf = secrets.token_urlsafe(32)
@@ -119,8 +140,8 @@ class FormPage:
     # -------------------------------------------------------------- the dialog's interface
 
     @property
-    def code(self) -> str | None:
-        return self.template.verification_code
+    def code(self) -> str:
+        return self._code
 
     @property
     def state(self) -> State:
@@ -217,6 +238,8 @@ class FormPage:
             "open": None,
             "used": "This page was already used. Nothing more can be sent from it.",
             "cancelled": "This page was cancelled. Nothing was sent from it.",
+            "locked": "This page was closed after too many wrong verification codes. Nothing "
+                      "was sent from it. Go back to your MCP client and call the tool again.",
         }.get(self._state, "This page has expired. Go back to your MCP client and call the "
                             "tool again.")
 
@@ -257,6 +280,7 @@ class FormPage:
                 "Reload the page and try again."))
             return
         action = form.pop(ACTION_KEY, "submit")
+        typed = form.pop(CODE_KEY, "")
         raw: dict[str, str] = {}
         for key, value in form.items():
             name = key.removeprefix(FIELD_PREFIX)
@@ -275,6 +299,8 @@ class FormPage:
         if action != "submit":
             self._send(req, 400, _plain_page("Refused", "Unknown action."))
             return
+        if not self._code_ok(req, typed):
+            return
         errors = {f.name: p for f in self.template.fields if (p := field_problem(
             f, raw.get(f.name, "")))}
         if errors:
@@ -291,6 +317,30 @@ class FormPage:
         self._send(req, 200, _plain_page(
             "Received", "Received. You can close this tab: your MCP client will say when "
             "it is stored."))
+
+    def _code_ok(self, req: _Handler, typed: str) -> bool:
+        """True if `typed` is the client's code; else answer the request (nothing typed is
+        echoed) and count a wrong guess, closing the page at the limit."""
+        if not _normal(typed):  # nothing typed is no guess: the human forgot the field
+            self._send(req, 422, self._render({}, {}, "Type the verification code your MCP "
+                                              "client shows."))
+            return False
+        if hmac.compare_digest(_normal(typed).encode(), _normal(self._code).encode()):
+            return True
+        with self._lock:
+            self._wrong += 1
+            left = MAX_WRONG_CODES - self._wrong
+        if left > 0:
+            self._send(req, 422, self._render({}, {}, "That is not the code your MCP client "
+                                              f"shows. {left} {'try' if left == 1 else 'tries'} "
+                                              "left."))
+            return False
+        locked = self._finish("locked", TooManyWrongCodes(
+            f"the browser page was closed after {MAX_WRONG_CODES} wrong verification codes"))
+        self._send(req, 403 if locked else 410, _plain_page("Closed", self._gone() or ""))
+        if locked:
+            self.stop()
+        return False
 
     def _refuse_foreign(self, req: _Handler) -> str | None:
         """Why a POST comes from another site, or None. A null Origin is what Chromium sends
@@ -338,15 +388,17 @@ class FormPage:
     def _render(self, raw: Mapping[str, str], errors: Mapping[str, str],
                 general: str | None = None) -> str:
         t = self.template
-        code = t.verification_code
         parts = [
             f"<h1>{_e(t.title)}</h1>",
-            (f'<p class="code">Verification code <strong id="verification-code">{_e(code)}'
-             "</strong></p>") if code else "",
             f'<p class="description">{_e(t.description)}</p>' if t.description else "",
             f'<p class="error" role="alert" id="form-error">{_e(general)}</p>' if general else "",
             f'<form method="post" action="{_e(self._path)}" novalidate autocomplete="off">',
             f'<input type="hidden" name="{CSRF_KEY}" value="{_e(self._csrf)}">',
+            # Never pre-filled: the code must come from the human, who read it in the client.
+            '<div class="field code"><label for="code">Verification code shown by your MCP '
+            f'client</label><input id="code" name="{CODE_KEY}" type="text" required '
+            'maxlength="32" spellcheck="false" autocapitalize="characters" autocomplete="off">'
+            "</div>",
             *(_field_html(i, f, raw, errors.get(f.name)) for i, f in enumerate(t.fields)),
             '<p class="buttons">'
             f'<button type="submit" name="{ACTION_KEY}" value="submit" id="submit">Save</button> '
@@ -390,8 +442,7 @@ def _field_html(index: int, f: Field, raw: Mapping[str, str], error: str | None)
 
 _STYLE = """
 body{font:16px/1.45 system-ui,sans-serif;max-width:34rem;margin:2rem auto;padding:0 1rem}
-.code{font-size:1.1rem}.code strong{font:700 1.8rem ui-monospace,monospace;letter-spacing:.1em;
-display:block;padding:.4rem .8rem;border:2px solid #333;border-radius:.4rem;width:max-content}
+.code input{font:700 1.4rem ui-monospace,monospace;letter-spacing:.1em;max-width:14rem}
 .description{white-space:pre-wrap}.field{margin:1rem 0;border:0;padding:0}
 label,legend{display:block;font-weight:600}.option{font-weight:400}
 input[type=text],input[type=password],input[type=email],input[type=url]{width:100%;
@@ -416,6 +467,11 @@ def _plain_page(title: str, text: str) -> str:
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{_e(title)}'
             f'</title></head><body><h1>{_e(title)}</h1><p id="message">{_e(text)}</p></body>'
             "</html>")
+
+
+def _normal(code: str) -> str:
+    """A code as compared: no spaces or dashes, upper case (the human may type it so)."""
+    return _CODE_NOISE.sub("", code).upper()
 
 
 def _e(text: str | None) -> str:
@@ -484,4 +540,4 @@ class _Handler(BaseHTTPRequestHandler):
         """No request log: each path is a capability, and there is nothing to audit here."""
 
 
-__all__ = ["DEFAULT_EXPIRY", "FormPage", "default_expiry"]
+__all__ = ["DEFAULT_EXPIRY", "MAX_WRONG_CODES", "FormPage", "default_expiry"]
