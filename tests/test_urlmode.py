@@ -1,9 +1,10 @@
 """URL-mode collection, end to end with real parts: a real server subprocess with no display
 (tests/servers/url_server.py, memory store), a real `fastmcp.Client` on both protocol eras
 whose elicitation handler opens the URL in the real headless Chromium (Debian's
-/usr/bin/chromium driven by Playwright), reads the verification code off the page and submits
-the form. Hostile requests (foreign origin, no or wrong CSRF token, wrong Host, replay, late)
-go to the same live page.
+/usr/bin/chromium driven by Playwright), checks that the page does not show the verification
+code, types the code from the client's message and submits the form. Hostile requests (foreign
+origin, no or wrong CSRF token, no or wrong code, wrong Host, replay, late) go to the same live
+page.
 
 Leak canary: every test plants a unique value and checks it never shows up in the server's
 stderr log, the tool results, or anything the client was sent (elicitation messages, logs).
@@ -191,7 +192,20 @@ class Attacker:
         self.server.server_close()
 
 
-async def fill_and_submit(page: Any, api_key: str, endpoint: str = "") -> Any:
+async def open_page(browser: Any, url: str, message: str) -> Any:
+    """The human opens the address; the page must not show the client's code."""
+    page = await browser.new_page()
+    response = await page.goto(url)
+    assert response.status == 200
+    code = code_in(message)
+    source = await page.content()
+    assert code not in source and code.replace("-", "") not in source
+    return page
+
+
+async def fill_and_submit(page: Any, code: str, api_key: str, endpoint: str = "") -> Any:
+    """Type the code the client shows, then the values, and press Save."""
+    await page.fill("#code", code)
     await page.fill("#field-0", api_key)
     await page.fill("#field-1", endpoint)
     async with page.expect_navigation() as nav:
@@ -223,8 +237,11 @@ def test_browser_collects_the_secret_and_hostile_requests_are_refused(rig: UrlRi
             assert headers["x-frame-options"] == "DENY"
             assert headers["referrer-policy"] == "no-referrer"
             assert "frame-ancestors 'none'" in headers["content-security-policy"]
-            shown = await page.inner_text("#verification-code")
-            assert shown == code_in(message)  # the same code in the client and on the page
+            code = code_in(message)
+            source = await page.content()
+            assert code not in source and code.replace("-", "") not in source
+            assert "Verification code shown by your MCP client" in await page.inner_text(
+                "label[for=code]")
             assert rig.server_name in await page.title()
             csrf = await page.get_attribute("input[name=csrf]", "value")
             seen["csrf"] = csrf
@@ -244,16 +261,24 @@ def test_browser_collects_the_secret_and_hostile_requests_are_refused(rig: UrlRi
                     )[0] == 403
             rebound = {"Host": f"evil.example:{parts.port}"}  # DNS rebinding
             assert (await arequest(url, headers=rebound))[0] == 421
-            assert (await arequest(url, data=good, headers=rebound))[0] == 421
+            assert (await arequest(url, data={**good, "code": code}, headers=rebound))[0] == 421
+            # Whoever learned the address (xdg-open's argv is in /proc) fetches the page and
+            # posts with its very token, as from the page itself: without the client's code,
+            # refused, nothing stored, nothing echoed.
+            for guess in ({}, {"code": "WXYZ-2345"}):
+                status, body = await arequest(url, data={**good, **guess},
+                                              headers={"Origin": "null"})
+                assert status == 422 and "attacker-value" not in body and code not in body
 
             # A bad value: the form comes back with the error, still usable.
-            bad = await fill_and_submit(page, rig.canary, "ftp://example.com")
+            bad = await fill_and_submit(page, code, rig.canary, "ftp://example.com")
             assert bad.status == 422
             assert "https://" in await page.inner_text("#field-1-error")
             assert await page.input_value("#field-0") == ""  # a password is never echoed
-            assert await page.inner_text("#verification-code") == shown
+            assert await page.input_value("#code") == ""  # nor the code
+            assert code not in await page.content()
 
-            done = await fill_and_submit(page, rig.canary, "https://api.example.com")
+            done = await fill_and_submit(page, code, rig.canary, "https://api.example.com")
             assert done.status == 200
             assert "close this tab" in await page.inner_text("#message")
             # The same submission again: refused, the first one stands.
@@ -304,10 +329,8 @@ def test_slow_human_finds_the_same_page_on_the_next_call(rig: UrlRig) -> None:
         async with rig.client(human) as c:
             first = await rig.call(c)
             async with chromium() as browser:
-                page = await browser.new_page()
-                await page.goto(rig.urls[0])
-                assert await page.inner_text("#verification-code") == code_in(rig.messages[0])
-                await fill_and_submit(page, rig.canary)
+                page = await open_page(browser, rig.urls[0], rig.messages[0])
+                await fill_and_submit(page, code_in(rig.messages[0]), rig.canary)
             second = await rig.call(c)
             return first, second, await rig.call(c, "stored")
 
@@ -331,6 +354,7 @@ def test_late_submission_is_refused(rig: UrlRig) -> None:
             async def late(url: str) -> None:
                 page = await browser.new_page()
                 await page.goto(url)
+                await page.fill("#code", code_in(rig.messages[0]))
                 await page.fill("#field-0", rig.canary)
                 await asyncio.sleep(4)  # the human walks away; the page expires
                 try:
@@ -395,9 +419,8 @@ def test_an_official_sdk_server_collects_through_the_page(rig: UrlRig) -> None:
     async def main() -> tuple[str, str]:
         async with chromium() as browser:
             async def human(message: str, url: str, params: Any) -> Any:
-                page = await browser.new_page()
-                await page.goto(url)
-                assert await page.inner_text("#verification-code") == code_in(message)
+                page = await open_page(browser, url, message)
+                await page.fill("#code", code_in(message))
                 await page.fill("#field-0", rig.canary)
                 async with page.expect_navigation():
                     await page.click("#submit")
@@ -417,6 +440,63 @@ def test_an_official_sdk_server_collects_through_the_page(rig: UrlRig) -> None:
     assert text.startswith("OK: Stored api_key"), text
     assert used == f"used api_key {fingerprint(rig.canary)}"
     rig.assert_no_leak(logs_something=False)  # the SDK's server is quiet on stderr by default
+
+
+def test_a_watcher_who_learned_the_address_cannot_plant_a_value(rig: UrlRig) -> None:
+    """The reproduced attack: a local process reads the address off xdg-open's argv, fetches
+    the page and posts its own key with the page's CSRF token. Without the client's code it is
+    refused (422), nothing is stored; the human, who types the code, still gets theirs in."""
+    attempts: list[int] = []
+
+    async def human(message: str, url: str, params: Any) -> Any:
+        status, body = await arequest(url)  # the watcher, first
+        csrf = re.search(r'name="csrf" value="([^"]+)"', body)
+        assert status == 200 and csrf and code_in(message) not in body
+        for guess in ({}, {"code": "WXYZ-2345"}, {"code": "abcd efgh"}):
+            attempts.append((await arequest(url, data={
+                "csrf": csrf.group(1), "action": "submit", "f:api_key": "planted-" + rig.canary,
+                **guess}))[0])
+        async with chromium() as browser:
+            page = await open_page(browser, url, message)
+            await fill_and_submit(page, code_in(message), rig.canary)
+        return accept()
+
+    async def main() -> tuple[str, str]:
+        async with rig.client(human) as c:
+            return await rig.call(c), await rig.call(c, "stored")
+
+    text, stored = asyncio.run(main())
+    assert attempts == [422, 422, 422]
+    assert text.startswith("OK: Stored api_key"), text
+    assert json.loads(stored)["api_key"] == fingerprint(rig.canary)  # the human's, not planted
+    rig.assert_no_leak()
+
+
+def test_too_many_wrong_codes_close_the_page_and_the_tool_says_so(rig: UrlRig) -> None:
+    """Five wrong codes (a guesser): the page closes for good, the call ends saying so, and
+    nothing is stored, not even when the right code comes afterwards."""
+    async def human(message: str, url: str, params: Any) -> Any:
+        body = (await arequest(url))[1]
+        csrf = re.search(r'name="csrf" value="([^"]+)"', body)
+        assert csrf
+        data = {"csrf": csrf.group(1), "action": "submit", "f:api_key": rig.canary}
+        statuses = [(await arequest(url, data={**data, "code": f"WXYZ-234{i}"}))[0]
+                    for i in range(5)]
+        assert statuses == [422, 422, 422, 422, 403]
+        late = (await arequest(url, data={**data, "code": code_in(message)}))[0]
+        assert late in (0, 410)
+        return accept()
+
+    async def main() -> tuple[str, str]:
+        async with rig.client(human) as c:
+            return await rig.call(c), await rig.call(c, "stored")
+
+    text, stored = asyncio.run(main())
+    assert text.startswith("FAILED: Too many wrong verification codes"), text
+    assert "Nothing was stored" in text and "call the tool again" in text, text
+    assert json.loads(stored)["api_key"] is None
+    assert request(rig.urls[0])[0] == 0
+    rig.assert_no_leak()
 
 
 # ---------------------------------------------------------------- when the page is not used
@@ -486,10 +566,8 @@ def test_url_setting_prefers_the_page_over_a_display(rig: UrlRig) -> None:
 
     async def human(message: str, url: str, params: Any) -> Any:
         async with chromium() as browser:
-            page = await browser.new_page()
-            await page.goto(url)
-            assert await page.inner_text("#verification-code") == code_in(message)
-            await fill_and_submit(page, rig.canary)
+            page = await open_page(browser, url, message)
+            await fill_and_submit(page, code_in(message), rig.canary)
         return accept()
 
     async def main() -> str:
