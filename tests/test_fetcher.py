@@ -7,7 +7,7 @@ import shlex
 
 import pytest
 
-from mcp_secrets.errors import InvalidSecretName, NoDisplayError
+from mcp_secrets.errors import InvalidSecretName, NoDisplayError, TooManyWrongCodes
 from mcp_secrets.fetcher import _failure, build_template, fetch_secrets
 from mcp_secrets.manager import MCPSecretsManager
 
@@ -18,6 +18,23 @@ def test_template_carries_code_and_server() -> None:
     assert tpl.title == "MCP Secrets for My Server"
     assert tpl.verification_code == "ABCD-EFGH"
     assert [f.name for f in tpl.fields] == ["api_key"] and tpl.fields[0].required
+
+
+def test_the_pages_template_names_no_code() -> None:
+    """Anyone who learns a page's address can read the page: its description asks for the
+    client's code instead of showing it."""
+    info = {"api_key": {"label": "API Key"}}
+    tpl = build_template("My Server", ["api_key"], info, "ABCD-EFGH", where="page")
+    assert tpl.verification_code is None and "ABCD" not in tpl.description
+    assert tpl.description == ("Type the verification code your MCP client shows for My Server. "
+                               "If your client shows no such code, close this tab.")
+
+
+def test_too_many_wrong_codes_say_so_and_to_call_again() -> None:
+    ok, msg = _failure(TooManyWrongCodes("the browser page was closed after 5 wrong "
+                                         "verification codes"), "srv", ["api_key"])
+    assert not ok and msg.startswith("Too many wrong verification codes: the browser page")
+    assert "Nothing was stored; call the tool again" in msg
 
 
 def test_no_display_message_is_shell_quoted() -> None:
