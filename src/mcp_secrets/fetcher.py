@@ -374,7 +374,8 @@ class _Flow:
             return False, f"Could not store the secrets: {exc}"
         if not stored:
             return False, "The dialog returned no values; nothing was stored."
-        return True, f"Stored {', '.join(stored)} for {self.server} in the keychain."
+        return True, (f"Stored {', '.join(stored)} for {self.server} "
+                      f"({self.manager.storage.backend.name}).")
 
 
 async def _handshake(ctx: Any, flow: _Flow, code: str, session: DialogSession) -> tuple[bool, str]:
