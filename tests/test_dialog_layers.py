@@ -6,6 +6,9 @@ No display or keyring needed: these read source files and the environment only.
 from __future__ import annotations
 
 import ast
+import contextlib
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -71,8 +74,61 @@ def test_one_display_check_for_dialog_fetcher_and_doctor(monkeypatch: pytest.Mon
     doctor = display_check()
     assert doctor["tk_opens_display"] is False and reason in doctor["detail"]
     assert display_problem(wayland_ok=True) is None  # a native Wayland dialog may ask so
-    monkeypatch.setenv("DISPLAY", ":0")
-    assert display_problem() is None
+    with listening_x_server() as display:  # an X socket, so DISPLAY is not stale
+        monkeypatch.setenv("DISPLAY", display)
+        assert display_problem() is None
+
+
+@contextlib.contextmanager
+def listening_x_server() -> Iterator[str]:
+    """Something listening where `:N` points (Linux's abstract X socket): no real X needed."""
+    for number in range(4000, 4100):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.bind(f"\0/tmp/.X11-unix/X{number}")
+        except OSError:
+            sock.close()
+            continue
+        sock.listen(4)
+        try:
+            yield f":{number}"
+        finally:
+            sock.close()
+        return
+    raise AssertionError("no free display number in 4000-4099")
+
+
+def test_a_stale_display_is_no_display(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DISPLAY set by an old SSH or tmux session, its X server gone: the dialog, the fetcher's
+    choice between window and page, and doctor all see no display (and say why)."""
+    from mcp_secrets.dialog.launcher import AsyncUIHandler
+    from mcp_secrets.display import display_problem, x_server_problem
+    from mcp_secrets.elicitation import no_display_now
+
+    monkeypatch.delenv("MCP_SECRETS_DIALOG", raising=False)
+    with listening_x_server() as display:
+        monkeypatch.setenv("DISPLAY", display)
+        assert display_problem() is None
+        assert x_server_problem(display + ".0") is None
+    reason = display_problem()  # the same number, nobody listening any more
+    socket_path = f"/tmp/.X11-unix/X{display[1:]}"
+    assert reason == f"DISPLAY is {display!r} but no X server listens at {socket_path}"
+    assert no_display_now(AsyncUIHandler(timeout=5)) == reason
+    with socket.socket() as free:  # a TCP display (SSH forwarding) whose port is closed
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    if port >= 6000:
+        assert "no X server answers" in str(x_server_problem(f"127.0.0.1:{port - 6000}"))
+    assert x_server_problem("not a display") is None  # left for the X library to judge
+
+
+def test_no_display_failure_gives_one_hint() -> None:
+    from mcp_secrets.display import no_display_message
+    from mcp_secrets.errors import NoDisplayError
+    from mcp_secrets.fetcher import _failure
+
+    _, text = _failure(NoDisplayError(no_display_message("Tk: couldn't connect")), "s", ["k"])
+    assert "(Tk: couldn't connect)" in text and text.count("mcp-secrets set") == 1
 
 
 def test_children_get_no_secret_setting_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:

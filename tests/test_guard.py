@@ -23,6 +23,8 @@ import pytest
 from fastmcp import Client, Context, FastMCP
 from fastmcp.client.transports import StdioTransport
 from fastmcp.exceptions import ToolError
+from mcp.server.mcpserver import Context as SdkContext
+from mcp.server.mcpserver.exceptions import ResourceError
 from mcp.shared.exceptions import MCPError
 
 from mcp_secrets import guard, storage
@@ -410,3 +412,66 @@ def test_official_sdk_tool_results_and_tool_errors_are_masked(known: None) -> No
     result, error = asyncio.run(main())
     assert "sdk-secret-value" not in repr(result) and MARKER in repr(result)
     assert error == f"Error executing tool boom: bad key {MARKER}"
+
+
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+def test_official_sdk_resources_prompts_and_notifications_are_masked(known: None,
+                                                                     mode: str) -> None:
+    """MCPServer under the SDK's own `mcp.Client` (in process), both eras: a resource and a
+    prompt holding the key, a resource raising with it, a tool sending it in `ctx.info`. The
+    client sees the marker only; without `initialize(server)` the same calls leak (so this
+    test can fail)."""
+    import asyncio
+
+    from mcp import Client
+    from mcp.server.mcpserver import MCPServer
+
+    def build(guarded: bool) -> MCPServer:
+        server = MCPServer("guard-sdk-more")
+        mgr = MCPSecretsManager()
+        mgr.initialize(server if guarded else "guard-sdk-more", backend=MemoryBackend())
+        mgr.store_secret("k", "sdk-resource-secret")
+
+        @server.resource("secret://key")
+        def key_resource() -> str:
+            return f"key={mgr.retrieve_secret('k')}"
+
+        @server.resource("secret://broken")
+        def broken_resource() -> str:
+            raise ResourceError(f"bad key {mgr.retrieve_secret('k')}")
+
+        @server.prompt()
+        def key_prompt() -> str:
+            return f"use {mgr.retrieve_secret('k')}"
+
+        @server.tool()
+        async def chatty(ctx: SdkContext) -> str:
+            await ctx.info(f"using {mgr.retrieve_secret('k')}")
+            return "done"
+
+        return server
+
+    async def seen_by_client(server: MCPServer) -> str:
+        logs: list[str] = []
+
+        async def on_log(params: Any) -> None:
+            logs.append(repr(params))
+
+        async with Client(server, mode=mode, logging_callback=on_log) as client:
+            parts = [repr(await client.read_resource("secret://key")),
+                     repr(await client.get_prompt("key_prompt"))]
+            try:
+                await client.read_resource("secret://broken")
+            except Exception as exc:
+                parts.append(str(exc))
+            parts.append(repr(await client.call_tool("chatty", {})))
+        return "\n".join(parts + logs)
+
+    guard.disable()
+    leaked = asyncio.run(seen_by_client(build(guarded=False)))
+    assert "sdk-resource-secret" in leaked  # the calls really carry the key
+    seen = asyncio.run(seen_by_client(build(guarded=True)))
+    assert "sdk-resource-secret" not in seen
+    # Resource, prompt, error, and the log notification (on 2026-07-28 logs reach only a
+    # client that opted in for the request, which this one did not).
+    assert seen.count(MARKER) == (4 if mode == "legacy" else 3), seen

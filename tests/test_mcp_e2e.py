@@ -709,12 +709,18 @@ def test_real_tk_dialog_declined_window_closes(rig: Rig) -> None:
 
 
 @pytest.mark.display
-def test_real_tk_dialog_bad_display(rig: Rig) -> None:
+def test_stale_display_is_no_display(rig: Rig) -> None:
+    """A DISPLAY left over from an SSH or tmux session, nothing listening behind it: nobody is
+    asked about a window that cannot open, the reason says so, and the hint comes once."""
     rig.env.pop("MCP_SECRETS_DIALOG", None)
-    rig.env["DISPLAY"] = ":9999"  # set, but nothing listens: Tk itself must report it
+    rig.env["DISPLAY"] = ":9999"
+    rig.env["MCP_SECRETS_COLLECT"] = "window"  # this client could open a page: the window only
     text = asyncio.run(rig.call(choose("Continue"), "fetch_only"))
     assert text.startswith("FAILED: No display is available"), text
+    assert "DISPLAY is ':9999' but no X server listens" in text
+    assert text.count("mcp-secrets set") == 1
     assert f"mcp-secrets set {rig.server_name} api_key" in text
+    assert rig.prompts == []
 
 
 @pytest.mark.display

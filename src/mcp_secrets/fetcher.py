@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mcp_secrets import audit, elicitation, urlflow
+from mcp_secrets.display import reason_of
 from mcp_secrets.elicitation import Pending
 from mcp_secrets.errors import (
     DialogCancelled,
@@ -140,7 +141,8 @@ def _failure(
     exc: DialogError, server: str, names: list[str], profile: str | None = None
 ) -> tuple[bool, str]:
     if isinstance(exc, NoDisplayError):
-        what, next_step = f"No display is available for the credential dialog ({exc})", _manual_fix
+        what = f"No display is available for the credential dialog ({reason_of(str(exc))})"
+        next_step = _manual_fix
     elif isinstance(exc, DialogCancelled):
         what, next_step = f"Cancelled: {exc}", _call_again
     elif isinstance(exc, DialogTimeout):
@@ -379,7 +381,8 @@ class _Flow:
             return False, f"Could not store the secrets: {exc}"
         if not stored:
             return False, "The dialog returned no values; nothing was stored."
-        return True, f"Stored {', '.join(stored)} for {self.server} in the keychain."
+        return True, (f"Stored {', '.join(stored)} for {self.server} "
+                      f"({self.manager.storage.backend.name}).")
 
 
 async def _handshake(ctx: Any, flow: _Flow, code: str, session: DialogSession) -> tuple[bool, str]:

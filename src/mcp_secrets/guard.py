@@ -38,7 +38,9 @@ from typing import Any, TypeVar
 from mcp_secrets.masking import Masker
 from mcp_secrets.storage import handled_count, handled_values
 
-__all__ = ["active", "current_masker", "disable", "enable", "mask", "masked_error"]
+__all__ = [
+    "active", "current_masker", "disable", "enable", "guard_notifications", "mask", "masked_error",
+]
 
 _T = TypeVar("_T")
 
@@ -115,6 +117,25 @@ def masked_error(exc: BaseException,
     except Exception:
         new = fallback(masked_text)
     return new
+
+
+def guard_notifications(ctx: Any) -> None:
+    """Mask what `ctx.info()`/`ctx.report_progress()` send the client: in FastMCP and the
+    official SDK alike every notification of a session passes through its `_notify`, wrapped
+    here once per session (a context outside a request has no session: nothing to do)."""
+    try:
+        session = ctx.session if ctx is not None else None
+    except Exception:
+        return
+    notify = getattr(session, "_notify", None)
+    if session is None or notify is None or getattr(notify, "mcp_secrets_guarded", False):
+        return
+
+    async def guarded_notify(notification: Any, *args: Any, **kwargs: Any) -> None:
+        await notify(mask(notification), *args, **kwargs)
+
+    guarded_notify.mcp_secrets_guarded = True  # type: ignore[attr-defined]
+    session._notify = guarded_notify
 
 
 # ------------------------------------------------------------------------------ walking

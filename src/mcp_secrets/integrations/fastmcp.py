@@ -68,7 +68,7 @@ class SecretsMiddleware(Middleware):
     ) -> ToolResult:
         ctx = context.fastmcp_context
         if guard.active():
-            _guard_notifications(ctx)
+            guard.guard_notifications(ctx)
         try:
             result = await call_next(context)
         except InputRequired as ask:
@@ -117,24 +117,6 @@ def _raise_masked(exc: BaseException, fallback: type[Exception]) -> None:
         hidden = guard.masked_error(exc, fallback)
         if hidden is not None:
             raise hidden from None
-
-
-def _guard_notifications(ctx: Any) -> None:
-    """Mask what `ctx.info()`/`ctx.report_progress()` send the client: every notification of
-    the session passes through its `_notify`, wrapped here once per session."""
-    try:
-        session = ctx.session if ctx is not None else None
-    except Exception:  # no session (a direct call outside a request)
-        return
-    notify = getattr(session, "_notify", None)
-    if session is None or notify is None or getattr(notify, "mcp_secrets_guarded", False):
-        return
-
-    async def guarded_notify(notification: Any, *args: Any, **kwargs: Any) -> None:
-        await notify(guard.mask(notification), *args, **kwargs)
-
-    guarded_notify.mcp_secrets_guarded = True  # type: ignore[attr-defined]
-    session._notify = guarded_notify
 
 
 async def _finish_call(ctx: Any) -> None:

@@ -27,7 +27,7 @@ from typing import Any
 
 import mcp_types
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError, UnexpectedToolError
 from mcp.server.mcpserver.resolve import Resolve
 from mcp.server.request_state import (
     RequestStateBoundary,
@@ -163,6 +163,7 @@ class ToolCalls:
 
     async def _call(self, name: str, arguments: dict[str, Any],
                     context: Context[Any, Any] | None) -> Any:
+        guard.guard_notifications(context)
         try:
             result = await self.wrapped(name, arguments, context)
         except InputRequired as ask:
@@ -180,6 +181,28 @@ class ToolCalls:
         if not isinstance(result, mcp_types.InputRequiredResult):
             await _finish_call(context)
         return guard.mask(result)  # every result of this server's tools leaves through here
+
+
+def guarded(method: Callable[..., Awaitable[Any]], fallback: type[Exception]
+            ) -> Callable[..., Awaitable[Any]]:
+    """`MCPServer.read_resource` / `get_prompt` with their results, errors and notifications
+    through the output guard (tool calls get the same in `ToolCalls`)."""
+    if getattr(method, "mcp_secrets_guarded", False):
+        return method
+
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        guard.guard_notifications(kwargs.get("context", args[-1] if args else None))
+        try:
+            result = await method(*args, **kwargs)
+        except Exception as exc:
+            hidden = guard.masked_error(exc, fallback)
+            if hidden is not None:
+                raise hidden from None
+            raise
+        return guard.mask(result)
+
+    call.mcp_secrets_guarded = True  # type: ignore[attr-defined]
+    return call
 
 
 def _error_result(text: str) -> mcp_types.CallToolResult:
@@ -212,6 +235,10 @@ def install(server: Any) -> None:
         )
     if not installed(server):
         server.call_tool = ToolCalls(server.call_tool)  # type: ignore[method-assign]
+    server.read_resource = guarded(  # type: ignore[method-assign,assignment]
+        server.read_resource, ResourceError)
+    server.get_prompt = guarded(  # type: ignore[method-assign,assignment]
+        server.get_prompt, RuntimeError)
 
 
 def installed(server: Any) -> bool:
