@@ -24,7 +24,7 @@ from mcp_secrets.fetcher import fetch_secrets
 from mcp_secrets.integrations.mcp_sdk import requires_secret
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import fake_weather_api as weather_api  # your API client here
+import fake_weather_api as weather_api  # your API client (this one is examples/fake_weather_api.py)
 
 SECRETS_INFO = {"api_key": {"label": "Weather API key", "field_type": "password"}}
 
