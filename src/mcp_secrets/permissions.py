@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Iterable
 from typing import Any
 
 from mcp_secrets import audit, config, elicitation
@@ -60,9 +59,14 @@ def clear_session_grants() -> None:
     _session_grants.clear()
 
 
-def forget_call_grants(tokens: Iterable[str]) -> None:
-    """Invalidate one-time grants once their tool call has finished (called by the middleware)."""
-    for token in tokens:
+async def finish_call(ctx: Any) -> None:
+    """Invalidate this call's one-time grants once it has really finished (the framework glue
+    calls it; `ctx` is a context `elicitation` understands, or None outside a request)."""
+    if ctx is None:
+        return
+    state = elicitation.incoming_state(ctx)
+    leg = await elicitation.leg_state(ctx)
+    for token in [*state["grants"].values(), *leg["grants"].values()]:
         _call_grants.pop(token, None)
 
 

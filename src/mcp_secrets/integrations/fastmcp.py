@@ -22,6 +22,7 @@ from fastmcp.tools.base import InputRequiredToolResult, ToolResult
 from mcp_secrets import elicitation, guard
 from mcp_secrets.elicitation import require_middleware
 from mcp_secrets.errors import InputRequired, PermissionDeniedError, SecretsError
+from mcp_secrets.permissions import finish_call
 
 __all__ = [
     "InputRequired",
@@ -74,13 +75,13 @@ class SecretsMiddleware(Middleware):
         except InputRequired as ask:
             return InputRequiredToolResult(ask.result)  # type: ignore[arg-type]
         except BaseException as exc:
-            await _finish_call(ctx)
+            await finish_call(ctx)
             if isinstance(exc, SecretsError) and not isinstance(exc, ToolError):
                 raise as_tool_error(exc) from None
             _raise_masked(exc, ToolError)
             raise
         if not isinstance(result, InputRequiredToolResult):
-            await _finish_call(ctx)
+            await finish_call(ctx)
         return guard.mask(result)
 
     async def on_read_resource(
@@ -117,16 +118,6 @@ def _raise_masked(exc: BaseException, fallback: type[Exception]) -> None:
         hidden = guard.masked_error(exc, fallback)
         if hidden is not None:
             raise hidden from None
-
-
-async def _finish_call(ctx: Any) -> None:
-    if ctx is None:
-        return
-    from mcp_secrets.permissions import forget_call_grants
-
-    state = elicitation.incoming_state(ctx)
-    leg = await elicitation.leg_state(ctx)
-    forget_call_grants([*state["grants"].values(), *leg["grants"].values()])
 
 
 def install(server: Any) -> None:

@@ -37,6 +37,7 @@ from mcp.server.request_state import (
 
 from mcp_secrets import elicitation, guard
 from mcp_secrets.errors import InputRequired, SecretsError
+from mcp_secrets.permissions import finish_call
 
 __all__ = ["SdkContext", "ToolCalls", "adapt", "install", "installed", "requires_secret"]
 
@@ -211,14 +212,7 @@ def _error_result(text: str) -> mcp_types.CallToolResult:
 
 
 async def _finish_call(context: Context[Any, Any] | None) -> None:
-    if context is None:
-        return
-    from mcp_secrets.permissions import forget_call_grants
-
-    ctx = adapt(context)
-    state = elicitation.incoming_state(ctx)
-    leg = await elicitation.leg_state(ctx)
-    forget_call_grants([*state["grants"].values(), *leg["grants"].values()])
+    await finish_call(None if context is None else adapt(context))
 
 
 def install(server: Any) -> None:
