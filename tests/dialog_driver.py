@@ -50,9 +50,17 @@ def find_window(title: str, timeout: float = WAIT) -> str:
     """Block until a *mapped* window whose name contains `title` exists; return its id."""
     import re
 
-    out = _xdotool("search", "--sync", "--onlyvisible", "--name", re.escape(title),
-                   timeout=timeout)
-    return out.splitlines()[0]
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            out = _xdotool("search", "--sync", "--onlyvisible", "--name", re.escape(title),
+                           timeout=max(0.5, deadline - time.monotonic()))
+            return out.splitlines()[0]
+        except DriverError as exc:
+            # A window that vanished while xdotool walked the tree (a dialog closing, zenity's
+            # own short-lived windows) is X's BadWindow for that search: look again.
+            if "BadWindow" not in str(exc) or time.monotonic() >= deadline:
+                raise
 
 
 def window_exists(title: str) -> bool:
